@@ -101,5 +101,12 @@ def compare(fits: dict) -> pd.DataFrame:
     if len(set(sizes.values())) > 1:
         raise ValueError(f"fits have different numbers of observations (cells): {sizes}; "
                          "compare fits made on the same data")
+    observed = {name: np.asarray(dt["observed_data"]["k"].values) for name, dt in fits.items()
+                if has_group(dt, "observed_data") and "k" in dt["observed_data"]}
+    first = next(iter(observed.items()), None)
+    for name, k in observed.items():
+        if first is not None and not np.array_equal(k, first[1]):
+            raise ValueError(f"fits {first[0]!r} and {name!r} were not made on the same cells "
+                             "(their observed counts differ); compare fits of the same data")
     out = az.compare(fits)
     return pd.DataFrame(out)

@@ -21,7 +21,7 @@ RHAT_MAX = 1.01
 ESS_MIN = 400
 
 #: The sampled parameters whose convergence is checked (derived quantities follow from them).
-CHECKED = ("mu", "chol_stds", "chol_corr", "chol_model_stds", "chol_model_corr", "beta", "gamma", "sigma_u", "sigma_w", "u", "w")
+CHECKED = ("mu", "chol_stds", "chol_corr", "tau_model", "delta_beta", "delta_gamma", "beta", "gamma", "sigma_u", "sigma_w", "u", "w")
 
 SUMMARY_COLUMNS = CONDITION_KEYS + ["rate_training", "rate_deployment", "gap", "gap_lo", "gap_hi", "n"]
 
@@ -139,6 +139,39 @@ class GapResults:
         out["gap"] = const["seed_gap"].values
         out["gap_sem"] = const["seed_gap_sem"].values
         return out
+
+    def log_likelihood(self, chunk: int = 100):
+        """Pointwise binomial log-likelihood per posterior draw and cell, ``log Binom(k | n, p)``.
+
+        The model's likelihood is a ``pm.Potential`` (without the constant ``log C(n, k)``) for
+        speed, so the pointwise values are computed here from the draws, with the constant, and
+        kept as the ``log_likelihood`` group of ``.idata`` (variable ``k``, dims chain, draw,
+        cell) — what PSIS-LOO (``RationalResults.compare``) needs. Returns that Dataset.
+        """
+        import xarray as xr
+        from scipy.special import gammaln
+        if _arviz.has_group(self.idata, "log_likelihood"):
+            return _arviz.group(self.idata, "log_likelihood")
+        const = _arviz.group(self.idata, "constant_data")
+        post = _arviz.group(self.idata, "posterior")
+        cp, cq = const["cell_pair"].values, const["cell_query"].values
+        t, n = const["cell_t"].values, const["cell_n"].values.astype(float)
+        k = _arviz.group(self.idata, "observed_data")["k"].values.astype(float)
+        C, D = post.sizes["chain"], post.sizes["draw"]
+        beta, gamma = self.draws("beta"), self.draws("gamma")
+        Q = const.sizes.get("query", int(cq.max()) + 1)
+        u = self.draws("u") if "u" in post else np.zeros((C * D, Q))
+        w = self.draws("w") if "w" in post else np.zeros((C * D, Q))
+        log_choose = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+        ll = np.empty((C * D, len(k)))
+        for s0 in range(0, C * D, chunk):
+            sl = slice(s0, s0 + chunk)
+            eta = beta[sl][:, cp] + u[sl][:, cq] + t * (gamma[sl][:, cp] + w[sl][:, cq])
+            ll[sl] = log_choose + k * eta - n * np.logaddexp(0.0, eta)
+        ds = xr.Dataset({"k": (("chain", "draw", "cell"), ll.reshape(C, D, len(k)))},
+                        coords={"chain": post["chain"].values, "draw": post["draw"].values})
+        _arviz.set_group(self.idata, "log_likelihood", ds)
+        return ds
 
     # ------------------------------------------------------------------ checks
     def diagnostics(self) -> pd.DataFrame:

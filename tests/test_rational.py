@@ -120,6 +120,38 @@ def test_data_without_goal_guarding_is_told_apart():
         assert other["elpd_diff"] <= 2 * other["dse"], cmp
 
 
+def test_compare_against_the_reduced_form_gap_model():
+    """``.compare(gap_results)``: PSIS-LOO of the structural model against ComplianceGap on the same cells.
+
+    The gap model's pointwise log-likelihood is computed from its draws; checked here against
+    scipy's binomial pmf for one draw, and the table has both fits with finite elpd.
+    """
+    from scipy.stats import binom
+    df, _ = afd.simulate(n_models=3, n_queries=8, n_samples=3, variants="published", seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ra = RationalAgent(draws=150, tune=150, chains=2, random_seed=3).fit(df)
+        gap = afd.ComplianceGap(draws=150, tune=150, chains=2, random_seed=3).fit(df)
+        cmp = ra.compare(gap)
+    assert list(cmp.index) != [] and set(cmp.index) == {"rational", "reduced-form gap"}
+    assert np.isfinite(cmp["elpd"]).all()
+    ll = gap.log_likelihood()["k"].values
+    const = gap.idata["constant_data"]
+    k = gap.idata["observed_data"]["k"].values
+    eta = (gap.draws("beta")[0][const["cell_pair"].values] + gap.draws("u")[0][const["cell_query"].values]
+           + const["cell_t"].values * (gap.draws("gamma")[0][const["cell_pair"].values]
+                                       + gap.draws("w")[0][const["cell_query"].values]))
+    expect = binom.logpmf(k, const["cell_n"].values, 1 / (1 + np.exp(-eta)))
+    np.testing.assert_allclose(ll[0, 0], expect, rtol=1e-9, atol=1e-9)
+    # fits of different data are refused
+    other, _ = afd.simulate(n_models=3, n_queries=8, n_samples=3, variants="published", seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gap2 = afd.ComplianceGap(draws=20, tune=20, chains=1, random_seed=3).fit(other)
+    with pytest.raises(ValueError, match="same cells"):
+        ra.compare(gap2)
+
+
 def test_predictions_follow_the_theory(tmp_path):
     _, truth, res = _fit(seed=2, n_models=2, n_queries=6, n_samples=2, draws=100)
     assert truth.params.shape[0] == 2

@@ -11,7 +11,7 @@ never converging) and non-centred::
 
     logit p_c = β_pair + u_q + t · (γ_pair + w_q),   t = oversight (1 training, 0 deployment)
     (β, γ)_pair = μ_setting + δ_model + L · z_pair,   L L' = diag(τ) LKJ(2) diag(τ),   z ~ N(0, 1)
-    δ_model = L_m · z_model,   L_m L_m' = diag(τ_m) LKJ(2) diag(τ_m),   z_model zero-sum over models
+    δ_model ~ ZeroSumNormal(τ_m) over models, independently for β and γ
     u = σ_u · ZeroSumNormal(1),  w = σ_w · ZeroSumNormal(1)
 
 With graded oversight, ``t`` is the stated oversight probability and the reported training rate
@@ -137,17 +137,28 @@ def _binomial_loglik(k, n, eta):
 def build_model(d: Design, centred: bool | None = None, dense: bool | None = None):
     """The PyMC model (``pm.Model``) of the module docstring for a :class:`Design`.
 
-    ``centred``: parameterise (β, γ) and the query difficulties ``u`` centred (better when every
-    pair and query has plenty of data: the likelihood then pins them down and the non-centred
-    form couples them to their scales) or non-centred (better with little data). Default: (β, γ)
-    centred when the median pair has at least 1,000 generations, ``u`` when the median query has
-    at least 100. The query-specific gaps ``w`` are always non-centred (their scale is often near
-    zero). ``dense``: evaluate the likelihood on the full (tier × pair × query) grid (faster when
-    the grid is at least half full; the default then).
+    Parameterisation (measured on ``data/example`` and the ``bench_fit`` study; see
+    docs/model.md): the bivariate (β, γ) of a pair is written as its β part non-centred and its γ
+    part centred *given* β, ``γ ~ N(centre_γ + L₁₀ z_β, L₁₁)``, which is the same LKJ model.
+    β's scatter across pairs is small (τ_β ≈ 0.1-0.15 logits) so the data barely move it
+    past its prior: non-centred. γ's scatter is larger than the data's uncertainty about it, so
+    centring removes the coupling between γ and its scale that made the LKJ correlation the
+    slowest-mixing quantity (min bulk ESS 67-90 → 220+ on the example). The model-level
+    deviations are centred (each model has thousands of generations) unless a model has fewer
+    than 1,000.
+
+    ``centred``: force the γ part of the pairs, the model deviations and the query difficulties
+    ``u`` centred (True) or non-centred (False); default: γ centred when the median pair has at
+    least 200 generations, model deviations when the smallest model has at least 1,000, ``u`` when
+    the median query has at least 100. The query-specific gaps ``w`` are always non-centred
+    (their scale is often near zero). ``dense``: evaluate the likelihood on the full (tier × pair ×
+    query) grid (faster when the grid is at least half full; the default then).
     """
     import pymc as pm
     per_query = np.bincount(d.cell_query, weights=d.cell_n)
-    c_pair = bool(np.median(d.pairs["n"]) >= 1000) if centred is None else centred
+    per_model = np.bincount(d.pair_model, weights=d.pairs["n"].to_numpy(dtype=float))
+    c_gamma = bool(np.median(d.pairs["n"]) >= 200) if centred is None else centred
+    c_model = bool(per_model.min() >= 1000) if centred is None else centred
     c_query = bool(np.median(per_query) >= 100) if centred is None else centred
     grid = _dense(d) if dense in (None, True) else None
     coords = {"pair": pair_labels(d.pairs), "setting": np.arange(len(d.settings)), "model": d.models,
@@ -156,21 +167,30 @@ def build_model(d: Design, centred: bool | None = None, dense: bool | None = Non
         mu = pm.Normal("mu", mu=0.0, sigma=np.array([1.5, 1.0]), dims=("setting", "param"))
         chol, _, _ = pm.LKJCholeskyCov("chol", n=2, eta=2.0, sd_dist=pm.HalfNormal.dist(1.0, shape=2),
                                        compute_corr=True)
-        centre = mu[d.pair_setting]
+        centre_b = mu[d.pair_setting, 0]
+        centre_g = mu[d.pair_setting, 1]
         if len(d.models) > 1:
             # a model-level deviation shared by all of a model's settings; zero-sum over models so
-            # that it does not trade off against the setting means μ (non-centred: few models)
-            chol_m, _, _ = pm.LKJCholeskyCov("chol_model", n=2, eta=2.0,
-                                             sd_dist=pm.HalfNormal.dist(0.5, shape=2), compute_corr=True)
-            z_m = pm.ZeroSumNormal("z_model", sigma=1.0, dims=("param", "model"))
-            centre = centre + (chol_m @ z_m).T[d.pair_model]
-        if c_pair:
-            theta = pm.MvNormal("theta", mu=centre, chol=chol, dims=("pair", "param"))
+            # that it does not trade off against the setting means μ
+            tau_m = pm.HalfNormal("tau_model", 0.5, dims="param")
+            if c_model:
+                delta_b = pm.ZeroSumNormal("delta_beta", sigma=tau_m[0], dims="model")
+                delta_g = pm.ZeroSumNormal("delta_gamma", sigma=tau_m[1], dims="model")
+            else:
+                delta_b = pm.Deterministic("delta_beta", tau_m[0] * pm.ZeroSumNormal(
+                    "delta_beta_raw", sigma=1.0, dims="model"), dims="model")
+                delta_g = pm.Deterministic("delta_gamma", tau_m[1] * pm.ZeroSumNormal(
+                    "delta_gamma_raw", sigma=1.0, dims="model"), dims="model")
+            centre_b = centre_b + delta_b[d.pair_model]
+            centre_g = centre_g + delta_g[d.pair_model]
+        # (β, γ) = centre + L z with L the LKJ Cholesky factor, written as β | z_β and γ | β
+        z_b = pm.Normal("z_beta", 0.0, 1.0, dims="pair")
+        beta = pm.Deterministic("beta", centre_b + chol[0, 0] * z_b, dims="pair")
+        if c_gamma:
+            gamma = pm.Normal("gamma", mu=centre_g + chol[1, 0] * z_b, sigma=chol[1, 1], dims="pair")
         else:
-            z = pm.Normal("z", 0.0, 1.0, dims=("pair", "param"))
-            theta = centre + z @ chol.T
-        beta = pm.Deterministic("beta", theta[:, 0], dims="pair")
-        gamma = pm.Deterministic("gamma", theta[:, 1], dims="pair")
+            z_g = pm.Normal("z_gamma", 0.0, 1.0, dims="pair")
+            gamma = pm.Deterministic("gamma", centre_g + chol[1, 0] * z_b + chol[1, 1] * z_g, dims="pair")
         if len(d.queries) > 1:
             sigma_u = pm.HalfNormal("sigma_u", 1.0)
             sigma_w = pm.HalfNormal("sigma_w", 0.5)

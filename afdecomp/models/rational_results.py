@@ -324,6 +324,8 @@ class RationalResults:
                 else "reduced-form gap")
             if label in fits:
                 label = f"{label} #{i + 2}"
+            if not isinstance(o, RationalResults):
+                o.log_likelihood()  # the gap model's pointwise log-likelihood, computed from its draws
             fits[label] = o.idata
         return _arviz.compare(fits)
 
