@@ -104,7 +104,7 @@ def cmd_report(args) -> None:
     from .report import build_report
     df, rep = _load(args)
     sections = args.sections.split(",") if args.sections else None
-    options = {"draws": args.draws}
+    options = {"draws": args.draws} if args.draws else {}
     if args.catalog:
         from .design import load_catalog
         options["catalog"] = load_catalog(args.catalog)
@@ -273,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="report folder")
     s.add_argument("--sections", help="comma-separated section keys (default: all)")
     s.add_argument("--catalog", help="catalog TOML declaring your prompt variants' cues and vectors")
-    s.add_argument("--draws", type=int, default=1000, help="MCMC draws (and tuning steps) per chain for model fits")
+    s.add_argument("--draws", type=int, default=None,
+                   help="MCMC draws (and tuning steps) per chain for both model fits (default: 2,000 for the "
+                        "gap model and 1,500 for the rational-agent model, what converged on data/example)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("generate", help="run a study on local models (needs the [sampler] extra)")

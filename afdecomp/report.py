@@ -25,6 +25,13 @@ from . import plot  # noqa: E402
 from .aggregate import aggregate  # noqa: E402
 from .models.baseline import rates, seed_sem_gap  # noqa: E402
 
+#: Draws per chain of the report's fits (option ``draws`` overrides both), measured on
+#: data/example (2 chains, 2 cores): the rational-agent model at 1,500 draws reached R-hat
+#: 1.005-1.009, bulk ESS 488-541, no divergences in ~70 s; the gap model's slowest quantity
+#: (the LKJ correlation of β and γ, which those data barely inform) needs 2,000 draws for
+#: bulk ESS ~230-380.
+GAP_DRAWS = 2000
+RATIONAL_DRAWS = 1500
 
 @dataclass
 class Text:
@@ -165,7 +172,7 @@ def _rational_section(ctx: Context) -> Section | None:
     if not ident.set_index("parameter").reindex(["V", "S", "g"])["identified"].fillna(False).any():
         blocks.append(Text("Not fitted: the design identifies none of V, S, g (see the table)."))
         return Section(title, blocks)
-    draws = int(ctx.options.get("draws", 1000))
+    draws = int(ctx.options.get("draws", RATIONAL_DRAWS))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = RationalAgent(draws=draws, tune=draws, chains=2, random_seed=ctx.options.get("random_seed", 0),
@@ -296,7 +303,8 @@ def _gap_section(ctx: Context) -> Section:
     if why:
         return Section("Hierarchical gap", [Text(f"Not fitted: {why}.")])
     o = ctx.options
-    model = ComplianceGap(draws=o.get("draws", 500), tune=o.get("tune", 500), chains=o.get("chains", 2),
+    draws = int(o.get("draws", GAP_DRAWS))
+    model = ComplianceGap(draws=draws, tune=o.get("tune", 1000), chains=o.get("chains", 2),
                           random_seed=o.get("random_seed", 0), sampler=o.get("sampler", "auto"),
                           progress=o.get("progress"))
     with warnings.catch_warnings(record=True) as caught:

@@ -148,6 +148,18 @@ def identifiability(cells: pd.DataFrame, catalog: Catalog | None = None, *, goal
     return pd.DataFrame(rows, columns=["parameter", "identified", "reason"])
 
 
+def _conditions(d: Design) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The distinct (model, cues, vector, α, oversight) of the cells and each cell's index into them."""
+    cols = {"m": d.m.astype(float), "k": d.k.astype(float), "alpha": d.alpha, "o": d.o,
+            **{c: d.z[c] for c in ("values", "goal_guarding", "sycophancy", "stakes")}}
+    table = np.column_stack(list(cols.values()))
+    uniq, inv = np.unique(table, axis=0, return_inverse=True)
+    out = {name: uniq[:, j] for j, name in enumerate(cols)}
+    out["m"] = out["m"].astype(np.int64)
+    out["k"] = out["k"].astype(np.int64)
+    return out, inv.ravel()
+
+
 class RationalAgent:
     """Hierarchical rational-agent model of alignment faking (PyMC).
 
@@ -239,10 +251,15 @@ class RationalAgent:
             sigma_u = pm.HalfNormal("sigma_u", 1.0)
             u = pm.ZeroSumNormal("u", sigma=sigma_u, dims="query")
 
-            a = d.alpha
+            # The structural term depends on the model and the condition, not on the query: it
+            # is computed once per distinct (model, cues, vector, α, oversight) and gathered to
+            # the cells (≈ 40× fewer evaluations on a 40-query design).
+            cond, cell_cond = _conditions(d)
+            a = cond["alpha"]
             a2 = a * a
-            zV, zG, zS, kap = d.z["values"], d.z["goal_guarding"], d.z["sycophancy"], d.z["stakes"]
-            Vc, Sc, gc = V[d.m], S[d.m], g[d.m]
+            zV, zG, zS, kap, o = cond["values"], cond["goal_guarding"], cond["sycophancy"], cond["stakes"], cond["o"]
+            cm, ck = cond["m"], cond["k"]
+            Vc, Sc, gc = V[cm], S[cm], g[cm]
             if d.steered:
                 rho_s = pm.HalfNormal("rho_s", 0.5, dims="model")   # per (max|α|)², internal scale
                 eta_s = pm.HalfNormal("eta_s", 0.5, dims="model")
@@ -257,21 +274,26 @@ class RationalAgent:
                         lam = mu_lam[None, :] + sigma_lam[None, :] * pm.Normal("lambda_z", 0, 1, dims=("model", "vector"))
                     pm.Deterministic("lambda", lam / d.alpha_scale, dims=("model", "vector"))
                     lam_full = pt.concatenate([lam, pt.zeros((M, 1))], axis=1)
-                    lam_c = lam_full[d.m, d.k]
+                    lam_c = lam_full[cm, ck]
                     drv = np.array([d.vector_driver[v] for v in d.vectors] + ["none"], dtype=object)
-                    is_ = {x: (drv[d.k] == x).astype(float) for x in ("values", "sycophancy", "goal_guarding")}
+                    is_ = {x: (drv[ck] == x).astype(float) for x in ("values", "sycophancy", "goal_guarding")}
                     Vc = pt.maximum(Vc + is_["values"] * lam_c * a, 0.0)
                     Sc = Sc + is_["sycophancy"] * lam_c * a
                     if self.goal_guarding:
                         gc = pt.maximum(gc + is_["goal_guarding"] * lam_c * a, 0.0)
-                damp = pt.exp(-eta_s[d.m] * a2)
-                nonspec = rho_s[d.m] * a2
+                damp = pt.exp(-eta_s[cm] * a2)
+                nonspec = rho_s[cm] * a2
             else:
                 damp, nonspec = 1.0, 0.0
             strategic = Sc * zS + (gc * Vc * zV * zG * kap if self.goal_guarding else 0.0)
-            eta_lin = b[d.m] + u[d.q] - Vc * zV - nonspec + d.o * damp * strategic
-            pm.Binomial("k", n=d.cells["n"].to_numpy(), logit_p=eta_lin,
-                        observed=d.cells["k"].to_numpy(), dims="cell")
+            structural = b[cm] - Vc * zV - nonspec + o * damp * strategic
+            eta_lin = structural[cell_cond] + u[d.q]
+            # Σ k·η − n·log(1 + e^η): the binomial log-likelihood without the constant log C(n, k),
+            # as a Potential (measured 3× faster gradients than pm.Binomial on the example); the
+            # pointwise log-likelihood for LOO is computed from the draws after sampling
+            k_obs = d.cells["k"].to_numpy(dtype=float)
+            n_obs = d.cells["n"].to_numpy(dtype=float)
+            pm.Potential("loglik", pt.sum(k_obs * eta_lin - n_obs * pt.softplus(eta_lin)))
         return model
 
     def _centered(self, design: Design) -> bool:
@@ -319,7 +341,8 @@ class RationalAgent:
         model = self.build(design)
         idata = sample(model, draws=self.draws, tune=self.tune, chains=self.chains,
                        random_seed=self.random_seed, sampler=self.sampler,
-                       target_accept=self.target_accept, progress=self.progress, log_likelihood=True,
-                       n_cells=len(cells))
-        return RationalResults(idata=idata, design=design, catalog=catalog, identifiability=ident,
-                               goal_guarding=self.goal_guarding)
+                       target_accept=self.target_accept, progress=self.progress, n_cells=len(cells))
+        res = RationalResults(idata=idata, design=design, catalog=catalog, identifiability=ident,
+                              goal_guarding=self.goal_guarding)
+        res.log_likelihood()
+        return res

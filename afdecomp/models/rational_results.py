@@ -215,6 +215,11 @@ class RationalResults:
     # ------------------------------------------------------------------ checks
     def _cell_p(self, draw_idx: np.ndarray) -> np.ndarray:
         """P(comply) of every fitted cell for the given draws: (draws, cells)."""
+        from scipy.special import expit
+        return expit(self._cell_logit(draw_idx))
+
+    def _cell_logit(self, draw_idx: np.ndarray) -> np.ndarray:
+        """Logit of P(comply) (ΔU) of every fitted cell for the given draws: (draws, cells)."""
         d = self.design
         P = self.param_draws()
         sel = {k: v[draw_idx] for k, v in P.items()}
@@ -223,7 +228,7 @@ class RationalResults:
         lam_c = lam_full[:, d.m, d.k] * d.alpha_scale  # per unit α
         drv = np.array([d.vector_driver[v] for v in d.vectors] + ["none"])[d.k] if K else np.array(["none"] * len(d.m))
         alpha = d.alpha * d.alpha_scale
-        return theory.p_comply(
+        return theory.delta_utility(
             sel["b"][:, d.m], sel["V"][:, d.m], sel["S"][:, d.m], sel["g"][:, d.m],
             z_values=d.z["values"], z_goal_guarding=d.z["goal_guarding"], z_sycophancy=d.z["sycophancy"],
             stakes=d.z["stakes"], oversight=d.o, u=sel["u"][:, d.q], alpha=alpha,
@@ -231,6 +236,32 @@ class RationalResults:
             lambda_sycophancy=np.where(drv == "sycophancy", lam_c, 0.0),
             lambda_goal_guarding=np.where(drv == "goal_guarding", lam_c, 0.0),
             rho=sel["rho"][:, d.m], eta=sel["eta"][:, d.m])
+
+    def log_likelihood(self, chunk: int = 100) -> xr.Dataset:
+        """Pointwise binomial log-likelihood ``log Binom(k | n, p)`` per draw and cell.
+
+        Computed from the draws (the model's likelihood is a ``pm.Potential``) and kept as the
+        ``log_likelihood`` group of ``.idata`` (variable ``k``; dims chain, draw, cell), with the
+        counts as ``observed_data`` — what PSIS-LOO (:meth:`compare`) needs. Returns the group.
+        """
+        from scipy.special import gammaln
+        if _arviz.has_group(self.idata, "log_likelihood"):
+            return _arviz.group(self.idata, "log_likelihood")
+        post = _arviz.group(self.idata, "posterior")
+        C, D = post.sizes["chain"], post.sizes["draw"]
+        k = self.design.cells["k"].to_numpy(dtype=float)
+        n = self.design.cells["n"].to_numpy(dtype=float)
+        log_choose = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+        ll = np.empty((C * D, len(k)))
+        for s0 in range(0, C * D, chunk):
+            idx = np.arange(s0, min(s0 + chunk, C * D))
+            eta = self._cell_logit(idx)
+            ll[idx] = log_choose + k * eta - n * np.logaddexp(0.0, eta)
+        ds = xr.Dataset({"k": (("chain", "draw", "cell"), ll.reshape(C, D, len(k)))},
+                        coords={"chain": post["chain"].values, "draw": post["draw"].values})
+        _arviz.set_group(self.idata, "log_likelihood", ds)
+        _arviz.set_group(self.idata, "observed_data", xr.Dataset({"k": ("cell", k.astype(np.int64))}))
+        return ds
 
     def ppc(self, hdi_prob: float = 0.94, max_draws: int = 400, random_seed=0) -> pd.DataFrame:
         """Posterior predictive check of the observed gap per condition.
