@@ -12,23 +12,17 @@ def installed(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-#: Above this many cells ``sampler="auto"`` prefers numpyro (JAX) when it is installed.
-LARGE = 20_000
-
-
 def default_sampler(n_cells: int = 0) -> str:
-    """The NUTS backend ``sampler="auto"`` picks for a fit of ``n_cells`` binomial cells.
+    """The NUTS backend ``sampler="auto"`` picks: nutpie when installed, else PyMC's own.
 
-    Measured here with ``benchmarks/bench_fit.py`` (2 shared cores, load ~4-5): on the
-    paper-sized study (32,000 cells) numpyro gave min bulk ESS 322 in 274 s (R-hat 1.010),
-    nutpie (numba) 71 in 222 s (R-hat 1.046), i.e. numpyro ~3.7x the ESS per second; PyMC's own
-    NUTS is far slower on such models (STACK.md: > 900 s). On small fits nutpie wins: a first
-    numpyro fit of a tiny study took 39 s (JAX import and compile) against ~12 s. So: numpyro
-    for more than :data:`LARGE` cells when jax and numpyro are installed (the ``[jax]`` extra),
-    else nutpie when installed, else PyMC's own sampler.
+    Measured here with ``benchmarks/bench_fit.py`` (2 cores, load 1.3-4) on the paper-sized
+    study (32,000 cells), after the gap model's reparameterisation: nutpie gave min bulk ESS
+    484 in 132 s (3.7 ESS/s, R-hat 1.014), numpyro 326 in 104-110 s (3.0-3.1 ESS/s, R-hat
+    1.010), and numpyro's first fit also pays for the JAX import and compile (a tiny study took
+    39 s against ~12 s). PyMC's own NUTS is far slower on such models (STACK.md: > 900 s).
+    ``n_cells`` is accepted so that a size-dependent rule can return if a measurement calls
+    for it. numpyro stays available with ``sampler="numpyro"`` (the ``[jax]`` extra).
     """
-    if n_cells > LARGE and installed("numpyro") and installed("jax"):
-        return "numpyro"
     return "nutpie" if installed("nutpie") else "pymc"
 
 

@@ -223,8 +223,8 @@ class ComplianceGap:
     random_seed : int, optional
         Same seed, same data, same sampler -> the same posterior.
     sampler : {"auto", "nutpie", "pymc", "numpyro"}
-        NUTS backend; ``"auto"`` is :func:`afdecomp.models._sampling.default_sampler` (nutpie; numpyro for large fits when
-        the ``[jax]`` extra is installed). ``"numpyro"`` needs the ``[jax]`` extra.
+        NUTS backend; ``"auto"`` is :func:`afdecomp.models._sampling.default_sampler` (nutpie when
+        installed, measured fastest here). ``"numpyro"`` needs the ``[jax]`` extra.
     hdi_prob : float, default 0.94
         Probability mass of the reported highest-density intervals.
     progress : bool, optional
