@@ -274,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sections", help="comma-separated section keys (default: all)")
     s.add_argument("--catalog", help="catalog TOML declaring your prompt variants' cues and vectors")
     s.add_argument("--draws", type=int, default=None,
-                   help="MCMC draws (and tuning steps) per chain for both model fits (default: 2,000 for the "
-                        "gap model and 1,500 for the rational-agent model, what converged on data/example)")
+                   help="MCMC draws (and tuning steps) per chain for both model fits (default: 2,000, what converged on "
+                        "data/example; see docs/gap.md and docs/model.md)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("generate", help="run a study on local models (needs the [sampler] extra)")
