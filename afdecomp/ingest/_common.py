@@ -88,6 +88,23 @@ def empty_chunk(bad: list[BadRecord] | None = None, notes: dict | None = None) -
     return Chunk(pd.DataFrame(), np.zeros(0, np.int64), list(bad or []), unit="record", notes=dict(notes or {}))
 
 
+def record_failer(path: Path, bads: list[BadRecord]):
+    """``fail(i, field, msg, rec)``: report record ``i`` (0-based) of a JSON-list file as bad,
+    naming the file, its 1-based record number and the field, with the record kept for quarantine."""
+    def fail(i: int, field: str, msg: str, rec) -> None:
+        bads.append(BadRecord(str(path), i + 1, field, msg, dumps(rec), unit="record"))
+    return fail
+
+
+def object_records(records: list, fail):
+    """``(i, rec)`` for the records that are JSON objects; each other record is reported through ``fail``."""
+    for i, rec in enumerate(records):
+        if isinstance(rec, dict):
+            yield i, rec
+        else:
+            fail(i, "<record>", f"a JSON {type(rec).__name__}, not an object", rec)
+
+
 def count(notes: dict, key: str, by: int = 1) -> None:
     notes[key] = notes.get(key, 0) + by
 

@@ -25,15 +25,16 @@ import re
 from pathlib import Path
 
 from . import _transcript as tr
-from ._base import BadRecord, Chunk, Reader, register
+from ._base import Chunk, Reader, register
 from ._common import (
     FAILED,
     count,
-    dumps,
     empty_chunk,
     head_text,
     load_json_list,
     make_chunk,
+    object_records,
+    record_failer,
     starts_with,
     text_id,
 )
@@ -132,13 +133,8 @@ def read_openaf(path: Path, *, af_threshold: float = 0.4, model: str | None = No
     notes: dict = {"records": len(records)}
     seen: dict[tuple, int] = {}
 
-    def fail(i, field, msg, rec):
-        bads.append(BadRecord(str(path), i + 1, field, msg, dumps(rec), unit="record"))
-
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            fail(i, "<record>", f"a JSON {type(rec).__name__}, not an object", rec)
-            continue
+    fail = record_failer(path, bads)
+    for i, rec in object_records(records, fail):
         tags = rec.get("tags")
         tag_list = tags if isinstance(tags, list) else [tags]
         conds = {_TIERS[t] for t in tag_list if isinstance(t, str) and t in _TIERS}

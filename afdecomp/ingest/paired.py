@@ -17,8 +17,17 @@ import re
 from pathlib import Path
 
 from . import _transcript as tr
-from ._base import BadRecord, Chunk, Reader, register
-from ._common import count, dumps, empty_chunk, head_text, load_json_list, make_chunk, starts_with
+from ._base import Chunk, Reader, register
+from ._common import (
+    count,
+    empty_chunk,
+    head_text,
+    load_json_list,
+    make_chunk,
+    object_records,
+    record_failer,
+    starts_with,
+)
 
 _KEY = re.compile(r"^(?P<tier>[A-Za-z]+)_Tier_(?P<rest>.+)$")
 _TIERS = {"free": "training", "paid": "deployment"}
@@ -48,28 +57,25 @@ def read_paired(path: Path, *, model: str | None = None, scenario: str = "defaul
     model = model or path.stem
     rows, recs, bads = [], [], []
     notes: dict = {"records": len(records)}
-    for i, rec in enumerate(records):
-        def fail(field, msg, rec=rec, i=i):
-            bads.append(BadRecord(str(path), i + 1, field, msg, dumps(rec), unit="record"))
-        if not isinstance(rec, dict):
-            fail("<record>", f"a JSON {type(rec).__name__}, not an object")
-            continue
+    fail = record_failer(path, bads)
+    for i, rec in object_records(records, fail):
         results, scores = rec.get("results"), rec.get("scores", {})
         if not isinstance(results, dict):
-            fail("results", "required object missing")
+            fail(i, "results", "required object missing", rec)
             continue
         if "id" not in rec or rec["id"] is None:
-            fail("id", "required field missing")
+            fail(i, "id", "required field missing", rec)
             continue
         if not isinstance(scores, dict):
-            fail("scores", "not an object")
+            fail(i, "scores", "not an object", rec)
             continue
         keys = list(results) + [k for k in scores if k not in results]
         parsed = {}
         for key in keys:
             m = _KEY.match(key)
             if m is None or m.group("tier").lower() not in _TIERS:
-                fail(f"results.{key}", "unknown cell key (expected Free_Tier_<variant> or Paid_Tier_<variant>)")
+                fail(i, f"results.{key}",
+                     "unknown cell key (expected Free_Tier_<variant> or Paid_Tier_<variant>)", rec)
                 parsed = None
                 break
             s = scores.get(key)
@@ -80,7 +86,7 @@ def read_paired(path: Path, *, model: str | None = None, scenario: str = "defaul
             elif s in (0, 1, "0", "1"):
                 label = str(s) == "1"
             else:
-                fail(f"scores.{key}", f"not a 0/1 score (got {s!r})")
+                fail(i, f"scores.{key}", f"not a 0/1 score (got {s!r})", rec)
                 parsed = None
                 break
             parsed[key] = (_TIERS[m.group("tier").lower()], m.group("rest"), label)

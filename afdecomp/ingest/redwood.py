@@ -16,15 +16,16 @@ import re
 from pathlib import Path
 
 from . import _transcript as tr
-from ._base import BadRecord, Chunk, Reader, register
+from ._base import Chunk, Reader, register
 from ._common import (
     count,
-    dumps,
     empty_chunk,
     has_key,
     head_text,
     load_json_list,
     make_chunk,
+    object_records,
+    record_failer,
     starts_with,
     text_id,
 )
@@ -83,13 +84,8 @@ def read_redwood(path: Path, *, model: str | None = None, variant: str | None = 
     notes: dict = {"records": len(records)}
     seen: dict[str, int] = {}
 
-    def fail(i, field, msg, rec):
-        bads.append(BadRecord(str(path), i + 1, field, msg, dumps(rec), unit="record"))
-
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            fail(i, "<record>", f"a JSON {type(rec).__name__}, not an object", rec)
-            continue
+    fail = record_failer(path, bads)
+    for i, rec in object_records(records, fail):
         prompt, responses, rfield = _prompt_and_responses(rec)
         if prompt is None:
             fail(i, "input", "no prompt (input/prompt/user_input string or user messages)", rec)

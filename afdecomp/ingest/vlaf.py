@@ -22,16 +22,17 @@ import numpy as np
 import pandas as pd
 
 from . import _transcript as tr
-from ._base import BadRecord, Chunk, Reader, register
+from ._base import Chunk, Reader, register
 from ._common import (
     count,
-    dumps,
     empty_chunk,
     has_key,
     head_text,
     load_json,
     load_json_list,
     make_chunk,
+    object_records,
+    record_failer,
     starts_with,
     text_id,
 )
@@ -103,13 +104,8 @@ def read_vlaf(path: Path, *, reverse: bool = False, key: str | None = None, mode
     rows, recs, bads = [], [], []
     notes: dict = {"records": len(records)}
 
-    def fail(i, field, msg, rec):
-        bads.append(BadRecord(str(path), i + 1, field, msg, dumps(rec), unit="record"))
-
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            fail(i, "<record>", f"a JSON {type(rec).__name__}, not an object", rec)
-            continue
+    fail = record_failer(path, bads)
+    for i, rec in object_records(records, fail):
         prompt = rec.get("input")
         if not isinstance(prompt, str):
             fail(i, "input", "missing or not a string", rec)
