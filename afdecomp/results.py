@@ -148,30 +148,20 @@ class GapResults:
         kept as the ``log_likelihood`` group of ``.idata`` (variable ``k``, dims chain, draw,
         cell) — what PSIS-LOO (``RationalResults.compare``) needs. Returns that Dataset.
         """
-        import xarray as xr
-        from scipy.special import gammaln
-        if _arviz.has_group(self.idata, "log_likelihood"):
-            return _arviz.group(self.idata, "log_likelihood")
+        from .models._loglik import attach_pointwise
         const = _arviz.group(self.idata, "constant_data")
         post = _arviz.group(self.idata, "posterior")
-        cp, cq = const["cell_pair"].values, const["cell_query"].values
-        t, n = const["cell_t"].values, const["cell_n"].values.astype(float)
-        k = _arviz.group(self.idata, "observed_data")["k"].values.astype(float)
-        C, D = post.sizes["chain"], post.sizes["draw"]
+        cp, cq, t = const["cell_pair"].values, const["cell_query"].values, const["cell_t"].values
+        S = post.sizes["chain"] * post.sizes["draw"]
         beta, gamma = self.draws("beta"), self.draws("gamma")
         Q = const.sizes.get("query", int(cq.max()) + 1)
-        u = self.draws("u") if "u" in post else np.zeros((C * D, Q))
-        w = self.draws("w") if "w" in post else np.zeros((C * D, Q))
-        log_choose = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
-        ll = np.empty((C * D, len(k)))
-        for s0 in range(0, C * D, chunk):
-            sl = slice(s0, s0 + chunk)
-            eta = beta[sl][:, cp] + u[sl][:, cq] + t * (gamma[sl][:, cp] + w[sl][:, cq])
-            ll[sl] = log_choose + k * eta - n * np.logaddexp(0.0, eta)
-        ds = xr.Dataset({"k": (("chain", "draw", "cell"), ll.reshape(C, D, len(k)))},
-                        coords={"chain": post["chain"].values, "draw": post["draw"].values})
-        _arviz.set_group(self.idata, "log_likelihood", ds)
-        return ds
+        u = self.draws("u") if "u" in post else np.zeros((S, Q))
+        w = self.draws("w") if "w" in post else np.zeros((S, Q))
+
+        def logit(idx):
+            return beta[idx][:, cp] + u[idx][:, cq] + t * (gamma[idx][:, cp] + w[idx][:, cq])
+        k = _arviz.group(self.idata, "observed_data")["k"].values
+        return attach_pointwise(self.idata, k, const["cell_n"].values, logit, chunk)
 
     # ------------------------------------------------------------------ checks
     def diagnostics(self) -> pd.DataFrame:

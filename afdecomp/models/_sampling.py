@@ -27,8 +27,7 @@ def default_sampler(n_cells: int = 0) -> str:
 
 
 def sample(model, *, draws: int, tune: int, chains: int, random_seed=None, sampler: str = "auto",
-           target_accept: float = 0.9, progress: bool | None = None, log_likelihood: bool = False,
-           n_cells: int = 0):
+           target_accept: float = 0.9, progress: bool | None = None, n_cells: int = 0):
     """Sample ``model`` with the chosen NUTS backend; returns InferenceData (a DataTree).
 
     ``idata.attrs`` records the sampler, the wall time and the settings.
@@ -46,8 +45,6 @@ def sample(model, *, draws: int, tune: int, chains: int, random_seed=None, sampl
         idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed,
                           nuts_sampler=chosen, progressbar=progress, target_accept=target_accept,
                           compute_convergence_checks=False, quiet=not progress)
-        if log_likelihood:
-            idata = pm.compute_log_likelihood(idata, model=model, progressbar=False)
     idata.attrs.update({"sampler": chosen, "sampling_seconds": time.perf_counter() - t0,
                         "draws": draws, "tune": tune, "chains": chains})
     return idata

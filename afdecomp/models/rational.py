@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..aggregate import aggregate
 from ..design import CUES, Catalog, default_catalog
+from ._loglik import binomial_potential
 
 DRIVER_CUE = {"values": "values", "sycophancy": "sycophancy", "goal_guarding": "goal_guarding"}
 
@@ -288,12 +289,10 @@ class RationalAgent:
             strategic = Sc * zS + (gc * Vc * zV * zG * kap if self.goal_guarding else 0.0)
             structural = b[cm] - Vc * zV - nonspec + o * damp * strategic
             eta_lin = structural[cell_cond] + u[d.q]
-            # Σ k·η − n·log(1 + e^η): the binomial log-likelihood without the constant log C(n, k),
-            # as a Potential (measured 3× faster gradients than pm.Binomial on the example); the
-            # pointwise log-likelihood for LOO is computed from the draws after sampling
-            k_obs = d.cells["k"].to_numpy(dtype=float)
-            n_obs = d.cells["n"].to_numpy(dtype=float)
-            pm.Potential("loglik", pt.sum(k_obs * eta_lin - n_obs * pt.softplus(eta_lin)))
+            # the binomial likelihood as a Potential (measured 3× faster gradients than pm.Binomial
+            # on the example); the pointwise log-likelihood for LOO is computed after sampling
+            pm.Potential("loglik", binomial_potential(d.cells["k"].to_numpy(dtype=float),
+                                                      d.cells["n"].to_numpy(dtype=float), eta_lin))
         return model
 
     def _centered(self, design: Design) -> bool:

@@ -244,24 +244,11 @@ class RationalResults:
         ``log_likelihood`` group of ``.idata`` (variable ``k``; dims chain, draw, cell), with the
         counts as ``observed_data`` — what PSIS-LOO (:meth:`compare`) needs. Returns the group.
         """
-        from scipy.special import gammaln
-        if _arviz.has_group(self.idata, "log_likelihood"):
-            return _arviz.group(self.idata, "log_likelihood")
-        post = _arviz.group(self.idata, "posterior")
-        C, D = post.sizes["chain"], post.sizes["draw"]
-        k = self.design.cells["k"].to_numpy(dtype=float)
-        n = self.design.cells["n"].to_numpy(dtype=float)
-        log_choose = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
-        ll = np.empty((C * D, len(k)))
-        for s0 in range(0, C * D, chunk):
-            idx = np.arange(s0, min(s0 + chunk, C * D))
-            eta = self._cell_logit(idx)
-            ll[idx] = log_choose + k * eta - n * np.logaddexp(0.0, eta)
-        ds = xr.Dataset({"k": (("chain", "draw", "cell"), ll.reshape(C, D, len(k)))},
-                        coords={"chain": post["chain"].values, "draw": post["draw"].values})
-        _arviz.set_group(self.idata, "log_likelihood", ds)
-        _arviz.set_group(self.idata, "observed_data", xr.Dataset({"k": ("cell", k.astype(np.int64))}))
-        return ds
+        from ._loglik import attach_pointwise
+        k = self.design.cells["k"].to_numpy()
+        if not _arviz.has_group(self.idata, "observed_data"):
+            _arviz.set_group(self.idata, "observed_data", xr.Dataset({"k": ("cell", k.astype(np.int64))}))
+        return attach_pointwise(self.idata, k, self.design.cells["n"].to_numpy(), self._cell_logit, chunk)
 
     def ppc(self, hdi_prob: float = 0.94, max_draws: int = 400, random_seed=0) -> pd.DataFrame:
         """Posterior predictive check of the observed gap per condition.
@@ -348,6 +335,7 @@ class RationalResults:
         ``RationalResults`` (e.g. without goal guarding). Every fit must have been made on the
         same data, so that the cells (the observations of the LOO) are the same.
         """
+        self.log_likelihood()
         fits = {"rational" if self.goal_guarding else "rational (no g)": self.idata}
         for i, o in enumerate(others):
             label = (names[i] if names else None) or (
@@ -355,8 +343,7 @@ class RationalResults:
                 else "reduced-form gap")
             if label in fits:
                 label = f"{label} #{i + 2}"
-            if not isinstance(o, RationalResults):
-                o.log_likelihood()  # the gap model's pointwise log-likelihood, computed from its draws
+            o.log_likelihood()  # computed from the draws once, then kept in .idata
             fits[label] = o.idata
         return _arviz.compare(fits)
 
