@@ -246,8 +246,7 @@ class RationalResults:
         """
         from ._loglik import attach_pointwise
         k = self.design.cells["k"].to_numpy()
-        if not _arviz.has_group(self.idata, "observed_data"):
-            _arviz.set_group(self.idata, "observed_data", xr.Dataset({"k": ("cell", k.astype(np.int64))}))
+        _arviz.set_group(self.idata, "observed_data", xr.Dataset({"k": ("cell", k.astype(np.int64))}))
         return attach_pointwise(self.idata, k, self.design.cells["n"].to_numpy(), self._cell_logit, chunk)
 
     def ppc(self, hdi_prob: float = 0.94, max_draws: int = 400, random_seed=0) -> pd.DataFrame:
