@@ -190,3 +190,29 @@ def test_unknown_variant_names_it_and_shows_how_to_declare(tmp_path):
     cat = afd.load_catalog(toml)
     assert cat.variant("my-variant").cues() == {"values": 1.0, "goal_guarding": 1.0, "sycophancy": 0.0, "stakes": 1.0}
     assert identifiability(afd.aggregate(df), cat) is not None
+
+
+def test_pointwise_log_likelihood_is_the_sampled_likelihood():
+    """``log_likelihood()`` (LOO, ``ppc``) must be the likelihood the sampler used.
+
+    The pointwise values are recomputed from the draws with numpy; here they are checked
+    against the model's own ``pm.Potential`` evaluated at the same draw, on a design with
+    steering (an earlier version scaled the steering slopes twice in the recomputation, so
+    LOO and the posterior predictive check of steered cells were wrong while the fit was
+    right). Tolerance 1e-8 relative: the two differ only by floating-point order.
+    """
+    from pytensor.graph.replace import graph_replace
+    from scipy.special import gammaln
+    df, _ = afd.simulate(n_models=2, n_queries=4, n_samples=3, variants=["default", "ncs", "cut-company-policy"],
+                         steering=STEER, seed=11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = RationalAgent(draws=20, tune=30, chains=1, random_seed=11).fit(df)
+    model = RationalAgent().build(res.design)
+    cells = res.design.cells
+    log_choose = (gammaln(cells["n"] + 1) - gammaln(cells["k"] + 1) - gammaln(cells["n"] - cells["k"] + 1)).sum()
+    pointwise = res.log_likelihood()["k"].values[0]          # (draw, cell)
+    for draw in (0, 19):
+        values = {rv: np.asarray(res.idata["posterior"][rv.name].values[0, draw]) for rv in model.free_RVs}
+        potential = graph_replace(model.potentials[0], values).eval()
+        np.testing.assert_allclose(pointwise[draw].sum() - log_choose, potential, rtol=1e-8)

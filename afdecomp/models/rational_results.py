@@ -225,7 +225,7 @@ class RationalResults:
         sel = {k: v[draw_idx] for k, v in P.items()}
         K = len(d.vectors)
         lam_full = np.concatenate([sel["lambda"], np.zeros(sel["lambda"].shape[:2] + (1,))], axis=2)
-        lam_c = lam_full[:, d.m, d.k] * d.alpha_scale  # per unit α
+        lam_c = lam_full[:, d.m, d.k]  # the 'lambda' draws are per unit α already
         drv = np.array([d.vector_driver[v] for v in d.vectors] + ["none"])[d.k] if K else np.array(["none"] * len(d.m))
         alpha = d.alpha * d.alpha_scale
         return theory.delta_utility(
