@@ -34,15 +34,13 @@ def _fit(seed, n_models=6, n_queries=40, n_samples=20, draws=500, **kw):
     return df, truth, res
 
 
-# Coverage of 90% HDIs of V, S, g and the two steering slopes, measured while building this
-# (6 models x 40 queries x 20 samples, published ablations + steering sweep with a random
-# control, 2 x 500 draws): seeds 5-8 -> 80%, 93%, 77%, 80%; seeds 9-16 -> 93, 90, 77, 73, 77,
-# 80, 93, 93% (302 of 360 = 83.9%). 80 queries x 10 samples, seeds 5-8: 84%. Without the
-# steering sweep (V, S, g only), seeds 5, 7, 8, 12: 89%. The issue's target is 85%; the
-# shortfall is reported in the issue note, not hidden here: the tests assert what the
-# estimator delivers today so that a regression fails them.
+# Coverage of 90% HDIs of V, S, g and the two steering slopes (6 models x 40 queries x 20
+# samples, published ablations + a steering sweep of a values, a sycophancy and a random
+# vector, 2 x 500 draws), measured on this code: seeds 5-16 85.3% (per seed 73-97%), seeds
+# 17-28 89.7%, all 24 seeds 630 of 720 = 87.5% (docs/model.md, Validation). One seed's
+# coverage swings by +-8 points, so only the 24-seed sweep tests the 85% target.
 def test_parameter_recovery_one_design():
-    """>= 75% of 30 intervals (6 models x 5 parameters) cover the truth for seed 5 (measured 80%).
+    """>= 75% of 30 intervals (6 models x 5 parameters) cover the truth for seed 5 (measured 83%).
 
     A fixed seed, so deterministic; 75% is the measured value minus one interval of slack.
     Also checks that the fitted default-prompt gap follows the true gap (within 0.05).
@@ -58,14 +56,19 @@ def test_parameter_recovery_one_design():
 
 @pytest.mark.slow
 def test_parameter_recovery_over_seeds():
-    """>= 80% coverage of 90% HDIs over 4 seeds x 6 models x 5 parameters (measured 82.5%)."""
+    """The issue's target: >= 85% of 90% HDIs cover the truth over 24 fixed seeds (measured 87.5%).
+
+    24 seeds x 6 models x 5 parameters = 720 intervals (about 9 minutes). The seeds are the
+    consecutive block 5-28, fixed before the measurement; with nominal 90% coverage and
+    the measured between-seed spread the 24-seed mean has a standard error of about 1.2 points.
+    """
     frames = []
-    for seed in (5, 6, 7, 8):
+    for seed in range(5, 29):
         _, truth, res = _fit(seed)
         frames.append(_coverage(res, truth))
     cov = pd.concat(frames)
-    assert len(cov) == 120
-    assert cov["covered"].mean() >= 0.80, cov.groupby("parameter")["covered"].mean()
+    assert len(cov) == 720
+    assert cov["covered"].mean() >= 0.85, cov.groupby("parameter")["covered"].mean()
 
 
 def test_identifiability_flags_a_design_that_cannot_separate_S_from_g(tmp_path):

@@ -7,7 +7,8 @@ probability ``sigmoid(ΔU)`` where (see :mod:`afdecomp.theory`)::
 
 ``z_*`` and ``κ`` are the prompt variant's cues from the driver catalog, ``o`` the oversight
 (1 training, 0 deployment, or a stated probability), α the steering coefficient; a vector
-moves the driver it targets linearly (``V + λ·α``, ``S + λ·α`` or ``g + λ·α``). Hierarchy
+moves the driver it targets linearly (``V + λ·α``, ``S + λ·α`` or ``g + λ·α``; V and g stop
+smoothly at 0, :func:`afdecomp.theory.steered_driver`). Hierarchy
 across models (non-centred): ``log V_m``, ``log g_m`` and ``S_m`` normal around population
 means shifted by optional model covariates (θ·x_m), ``b_m`` normal; query effects ``u_q`` are
 zero-sum normal (identifiable against the intercepts); ρ_m, η_m ≥ 0 half-normal, identified by
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import theory
 from ..aggregate import aggregate
 from ..design import CUES, Catalog, default_catalog
 from ._loglik import binomial_potential
@@ -147,6 +149,13 @@ def identifiability(cells: pd.DataFrame, catalog: Catalog | None = None, *, goal
                      "confounded with the vectors' specific slopes"))
         rows.append(("eta", has_control, rows[-1][2]))
     return pd.DataFrame(rows, columns=["parameter", "identified", "reason"])
+
+
+def _steered_driver(x, shift):
+    """PyTensor form of :func:`afdecomp.theory.steered_driver` (≈ max(x + shift, 0), smooth)."""
+    import pytensor.tensor as pt
+    w = theory.CLIP_WIDTH
+    return x * pt.softplus((x + shift) / w) / pt.softplus(x / w)
 
 
 def _conditions(d: Design) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -278,10 +287,10 @@ class RationalAgent:
                     lam_c = lam_full[cm, ck]
                     drv = np.array([d.vector_driver[v] for v in d.vectors] + ["none"], dtype=object)
                     is_ = {x: (drv[ck] == x).astype(float) for x in ("values", "sycophancy", "goal_guarding")}
-                    Vc = pt.maximum(Vc + is_["values"] * lam_c * a, 0.0)
+                    Vc = _steered_driver(Vc, is_["values"] * lam_c * a)
                     Sc = Sc + is_["sycophancy"] * lam_c * a
                     if self.goal_guarding:
-                        gc = pt.maximum(gc + is_["goal_guarding"] * lam_c * a, 0.0)
+                        gc = _steered_driver(gc, is_["goal_guarding"] * lam_c * a)
                 damp = pt.exp(-eta_s[cm] * a2)
                 nonspec = rho_s[cm] * a2
             else:
