@@ -42,7 +42,8 @@ def _fit(seed, n_models=6, n_queries=40, n_samples=20, draws=500, **kw):
 def test_parameter_recovery_one_design():
     """>= 75% of 30 intervals (6 models x 5 parameters) cover the truth for seed 5 (measured 83%).
 
-    A fixed seed, so deterministic; 75% is the measured value minus one interval of slack.
+    A fixed seed; 75% is the measured value (25 of 30) minus two intervals of slack, since
+    nutpie's draws can differ slightly from run to run here (docs/model.md, Validation).
     Also checks that the fitted default-prompt gap follows the true gap (within 0.05).
     """
     _, truth, res = _fit(seed=5)
