@@ -108,5 +108,5 @@ def compare(fits: dict) -> pd.DataFrame:
         if first is not None and not np.array_equal(k, first[1]):
             raise ValueError(f"fits {first[0]!r} and {name!r} were not made on the same cells "
                              "(their observed counts differ); compare fits of the same data")
-    out = az.compare(fits)
+    out = az.compare(fits, round_to="none")  # raw numbers; "auto" rounds elpd to its SE
     return pd.DataFrame(out)

@@ -199,7 +199,32 @@ def _rational_section(ctx: Context) -> Section | None:
     blocks.append(Text(f"Posterior predictive check: {inside:.0%} of the {len(ppc)} observed gaps lie inside "
                        "their 94% predictive interval."))
     blocks.append(Table("rational_ppc", ppc.round(3), "Observed vs predicted gap per condition."))
+    gap = ctx.cache.get("gap")
+    if gap is not None:  # the reduced form was fitted to the same table in the gap section
+        blocks.extend(_loo_blocks(res, gap))
     return Section(title, blocks)
+
+
+def _loo_blocks(res, gap) -> list:
+    """PSIS-LOO of the structural model against the reduced-form gap model, as text and a table."""
+    try:
+        cmp = res.compare(gap)
+    except ValueError as e:  # e.g. the two fits saw different cells
+        return [Text(f"No LOO comparison with the reduced-form gap model: {e}.")]
+    best, other = cmp.index[0], cmp.index[1]
+    diff, dse = float(-cmp.loc[other, "elpd_diff"]), float(cmp.loc[other, "dse"])
+    verdict = ("the data cannot tell them apart (the difference is under 2 standard errors)" if diff < 2 * dse
+               else f"the data favour the {best} model (by more than 2 standard errors)")
+    show = cmp[["elpd", "se", "p", "elpd_diff", "dse", "weight", "diag_elpd"]].round(1)
+    show.insert(0, "model", show.index)
+    return [Text(f"PSIS-LOO against the unconstrained reduced-form gap model (`res.compare(gap)`): "
+                 f"the {best} model has the higher expected log predictive density for held-out cells, by "
+                 f"{diff:.1f} ± {dse:.1f} "
+                 f"(with {cmp.loc['rational', 'p']:.0f} against {cmp.loc['reduced-form gap', 'p']:.0f} "
+                 f"effective parameters), so {verdict}."),
+            Table("rational_loo", show.reset_index(drop=True),
+                  "PSIS-LOO comparison (ArviZ): expected log predictive density per model, "
+                  "its difference to the best and the standard error of that difference.")]
 
 
 @section("decomposition", order=40)

@@ -141,6 +141,11 @@ def test_compare_against_the_reduced_form_gap_model():
         cmp = ra.compare(gap)
     assert list(cmp.index) != [] and set(cmp.index) == {"rational", "reduced-form gap"}
     assert np.isfinite(cmp["elpd"]).all()
+    # the report's rational-agent section shows the same comparison, with a verdict
+    from afdecomp.report import _loo_blocks
+    text, table = _loo_blocks(ra, gap)
+    assert "PSIS-LOO" in text.markdown and ("cannot tell them apart" in text.markdown or "favour" in text.markdown)
+    assert table.name == "rational_loo" and set(table.frame["model"]) == set(cmp.index)
     ll = gap.log_likelihood()["k"].values
     const = gap.idata["constant_data"]
     k = gap.idata["observed_data"]["k"].values
