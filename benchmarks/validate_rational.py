@@ -29,11 +29,8 @@ import numpy as np
 import pandas as pd
 
 import afdecomp as afd
+from tests.test_rational import STEER, _coverage  # the tests' design and coverage table, not a copy
 
-STEER = [{"vector": "values", "layer": 3, "coefs": [-2.0, 2.0]},
-         {"vector": "sycophancy", "layer": 3, "coefs": [-2.0, 2.0]},
-         {"vector": "random-0", "layer": 3, "coefs": [-2.0, 2.0]}]
-RECOVERED = ("V", "S", "g", "lambda_values", "lambda_sycophancy")
 N_MODELS, ALPHA_MAX = 6, 2.0
 
 
@@ -76,10 +73,7 @@ def one_fit(seed: int, prior: bool) -> pd.DataFrame:
         warnings.simplefilter("ignore")
         res = afd.RationalAgent(draws=500, tune=500, chains=2, random_seed=seed).fit(df)
     seconds = time.perf_counter() - t0
-    s = res.summary(hdi_prob=0.9)
-    s = s[s["parameter"].isin(RECOVERED)].copy()
-    s["truth"] = [truth.params.loc[m, p] for m, p in zip(s["model"], s["parameter"], strict=True)]
-    s["covered"] = (s["lo"] <= s["truth"]) & (s["truth"] <= s["hi"])
+    s = _coverage(res, truth)
     s["z"] = (s["truth"] - s["mean"]) / s["sd"]
     floor = truth.params["V"] - ALPHA_MAX * truth.params["lambda_values"].abs() < 0
     s["at_floor"] = s["model"].map(floor)
