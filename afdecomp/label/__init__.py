@@ -1,0 +1,1 @@
+"""Labelling: judges for compliance and alignment-faking reasoning, and their validation."""
