@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import schema
+from .._jsonl import JsonlWriter, cut_torn_tail, numbered_lines
 from .config import RunConfig, SteeringSpec
 from .parse import parse_output
 from .scenarios import prompt_hash
@@ -137,55 +138,20 @@ def read_done(path: Path) -> tuple[dict[str, str], bool]:
     """
     if not path.exists():
         return {}, False
-    truncated = False
-    with open(path, "r+b") as fh:  # a torn last line: cut back to the last newline
-        size = fh.seek(0, os.SEEK_END)
-        if size:
-            fh.seek(size - 1)
-            if fh.read(1) != b"\n":
-                pos = size
-                while pos > 0:  # scan back in blocks for the last newline
-                    start = max(0, pos - 65536)
-                    fh.seek(start)
-                    block = fh.read(pos - start)
-                    k = block.rfind(b"\n")
-                    if k >= 0:
-                        pos = start + k + 1
-                        break
-                    pos = start
-                fh.truncate(pos)
-                fh.flush()
-                os.fsync(fh.fileno())
-                truncated = True
+    truncated = cut_torn_tail(path)
     done = {}
-    with open(path, "rb") as fh:  # streamed: logs can be large
-        for i, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-                rid = rec["record_id"]
-            except (ValueError, KeyError, TypeError):
-                raise ValueError(f"{path}: line {i} is not a sampler record (no JSON object with "
-                                 "'record_id'); refusing to append to it") from None
-            done[rid] = rec.get("settings_hash", "")
+    for i, raw in numbered_lines(path):  # streamed: logs can be large
+        try:
+            rec = json.loads(raw)
+            rid = rec["record_id"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{path}: line {i} is not a sampler record (no JSON object with "
+                             "'record_id'); refusing to append to it") from None
+        done[rid] = rec.get("settings_hash", "")
     return done, truncated
 
 
-class LogWriter:
-    """Append-only JSONL: one write per batch, then flush and fsync."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(path, "a", encoding="utf-8")
-
-    def write(self, records: list[dict]) -> None:
-        self.fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-
-    def close(self) -> None:
-        self.fh.close()
+LogWriter = JsonlWriter  # append-only JSONL: one write per batch, then flush and fsync
 
 
 # ----------------------------------------------------------------------------- generation
