@@ -19,7 +19,6 @@ import numpy as np
 
 from .steering import add_steering, decoder_layers
 
-
 BACKENDS = ("transformers", "openai")
 
 
@@ -273,6 +272,24 @@ class TransformersBackend:
             text = self.tokenizer.decode(row[:n], skip_special_tokens=True)
             gens.append(Generation(text, n, stopped))
         return gens
+
+    def next_token_logprobs(self, requests: list[Request]) -> np.ndarray:
+        """Log-probabilities of the next token after each chat prompt, in one forward pass.
+
+        The prompt is the chat template with the generation prompt (what :meth:`generate`
+        continues), so this is the distribution of the first generated token. Steering and
+        seeds of the requests are ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[len(requests), vocab_size]`` float32 log-softmax scores.
+        """
+        import torch
+        enc = self._encode([self.chat_text(r.system, r.user) for r in requests])
+        with torch.inference_mode():
+            logits = self.model(**enc, logits_to_keep=1).logits[:, -1, :]  # left padding: last token at -1
+        return torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
 
     # -- activations
     def activations(self, texts: list[str], layers: list[int], batch_size: int = 8) -> np.ndarray:

@@ -22,7 +22,8 @@ _TOP = {"run", "decoding", "queries", "models", "steering"}
 _RUN = {"seed", "samples", "conditions", "scenarios", "variants", "catalog", "unsteered", "batch_size",
         "workers", "devices", "retries", "engine"}
 _MODEL = {"name", "model", "build", "tokenizer", "dtype", "device_map", "init_seed", "trust_remote_code",
-          "chat_template_kwargs"}
+          "chat_template_kwargs", "backend", "base_url", "api_key_env", "concurrency", "timeout", "max_retries"}
+_OPENAI_ONLY = ("base_url", "api_key_env", "concurrency", "timeout", "max_retries")
 _STEER = {"vector", "path", "layer", "coefs", "positions"}
 
 
@@ -73,10 +74,16 @@ class RunConfig:
         raise KeyError(f"{self.path}: no model named {name!r}; models are {[m.name for m in self.models]}")
 
     def settings_hash(self, model: ModelSpec, steer: SteeringSpec | None) -> str:
-        """16 hex digits identifying how a record is generated (model, decoding, retries, vector)."""
+        """16 hex digits identifying how a record is generated (model, decoding, retries, vector).
+
+        The backend enters only when it is not the transformers reference (so older logs keep
+        their hashes); an ``openai`` model's base URL does not (moving the server keeps the log).
+        """
         key = {"model": model.identity(), "dtype": model.dtype, "decoding": asdict(self.decoding),
                "retries": self.retries, "seed": self.seed,
                "steer": steer.descriptor() if steer is not None else None}
+        if model.backend != "transformers":
+            key["backend"] = model.backend
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -132,6 +139,7 @@ def load_config(path: str | Path) -> RunConfig:
     if bad:
         raise _err(f"{where} [run] conditions", f"{bad} not in {list(schema.CONDITIONS)}")
 
+    engine = run.get("engine", "transformers")  # the default backend of models that name none
     models = []
     for i, m in enumerate(data.get("models", [])):
         w = f"{where} [[models]] #{i + 1}"
@@ -139,14 +147,27 @@ def load_config(path: str | Path) -> RunConfig:
         name = m.get("name") or m.get("model")
         if not name:
             raise _err(w, "needs 'name' (or 'model')")
+        backend = m.get("backend", engine)
+        if backend != "openai":
+            extra = [k for k in _OPENAI_ONLY if k in m]
+            if extra:
+                raise _err(w, f"{extra} only apply to backend = \"openai\" (this model's backend is {backend!r})")
         try:
             models.append(ModelSpec(name=name, source=m.get("model"), build=m.get("build"),
                                     tokenizer=m.get("tokenizer"), dtype=m.get("dtype", "auto"),
                                     device_map=m.get("device_map"), init_seed=int(m.get("init_seed", 0)),
                                     trust_remote_code=bool(m.get("trust_remote_code", False)),
-                                    chat_template_kwargs=dict(m.get("chat_template_kwargs", {}))))
-        except ValueError as e:
+                                    chat_template_kwargs=dict(m.get("chat_template_kwargs", {})),
+                                    backend=backend, base_url=m.get("base_url"),
+                                    api_key_env=m.get("api_key_env"),
+                                    concurrency=int(m.get("concurrency", 8)),
+                                    timeout=float(m.get("timeout", 60.0)),
+                                    max_retries=int(m.get("max_retries", 3))))
+        except (ValueError, TypeError) as e:
             raise _err(w, str(e)) from None
+        spec = models[-1]
+        if spec.concurrency < 1 or spec.timeout <= 0 or spec.max_retries < 0:
+            raise _err(w, "concurrency must be >= 1, timeout > 0 and max_retries >= 0")
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise _err(f"{where} [[models]]", f"model names must be unique, got {names}")
@@ -171,6 +192,12 @@ def load_config(path: str | Path) -> RunConfig:
             raise _err(w, f"positions must be 'decode' or 'all', got {positions!r}")
         steering.append(SteeringSpec(s["vector"], int(s["layer"]), [float(c) for c in s["coefs"]],
                                      rel(s["path"]) if s.get("path") else None, positions))
+    unsteerable = [(i, m) for i, m in enumerate(models, start=1) if m.backend == "openai"]
+    if steering and unsteerable:
+        i, m = unsteerable[0]
+        raise _err(f"{where} [[steering]]", f"model {m.name!r} ([[models]] #{i}) has backend = \"openai\", "
+                   "which cannot steer; steering applies to every model of a file: put steered models "
+                   "(transformers backend) and openai models in separate configs")
 
     dec = data.get("decoding", {})
     _check_keys(dec, {"max_new_tokens", "temperature", "top_p", "top_k", "min_new_tokens"}, f"{where} [decoding]")
@@ -196,7 +223,7 @@ def load_config(path: str | Path) -> RunConfig:
                     samples=int(run.get("samples", 1)), conditions=conditions,
                     unsteered=bool(run.get("unsteered", True)), batch_size=int(run.get("batch_size", 8)),
                     workers=int(run.get("workers", 1)), devices=list(run.get("devices", [])),
-                    retries=int(run.get("retries", 0)), engine=run.get("engine", "transformers"),
+                    retries=int(run.get("retries", 0)), engine=engine,
                     catalog=catalog, path=where)
     if not models:
         raise _err(where, "no [[models]]")

@@ -25,6 +25,7 @@ import pandas as pd
 from .. import schema
 from .._jsonl import JsonlWriter, cut_torn_tail, numbered_lines
 from .config import RunConfig, SteeringSpec
+from .openai_backend import ServerUnavailable
 from .parse import parse_output
 from .scenarios import prompt_hash
 
@@ -172,7 +173,8 @@ class _Generator:
             from .backends import load_backend
             self.backend = None  # free the previous model first
             self.vectors = {}
-            self.backend = load_backend(self.cfg.model(name), self.device, self.cfg.engine)
+            spec = self.cfg.model(name)
+            self.backend = load_backend(spec, self.device, spec.backend)
             self.backend_name = name
         return self.backend
 
@@ -311,6 +313,9 @@ def run(cfg: RunConfig, out: str | Path, *, workers: int | None = None, progress
     ValueError
         When the log holds records of this grid made with other settings (model, decoding,
         retries or steering vector changed): write to a new log instead.
+    ServerUnavailable
+        When the server of an ``openai`` model stops answering: the batches written stay in
+        the log, and running the same command again resumes.
     """
     from tqdm.auto import tqdm
 
@@ -355,6 +360,10 @@ def run(cfg: RunConfig, out: str | Path, *, workers: int | None = None, progress
                 record(gen.run_batch(pts, positions))
         else:
             _run_parallel(cfg, batches, workers, record)
+    except ServerUnavailable as e:
+        kept = summary.already_done + summary.written
+        raise ServerUnavailable(f"{e}\n{kept:,} of {summary.planned:,} records are in {out} and stay there: "
+                                "re-run the same command to resume") from None
     finally:
         bar.close()
         writer.close()
