@@ -24,8 +24,8 @@ import json
 import os
 import warnings
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -64,7 +64,7 @@ def lexicon_counts(texts) -> pd.DataFrame:
     return pd.DataFrame(vec.transform(list(texts)).toarray(), columns=vec.get_feature_names_out())
 
 
-def lexical_baseline(texts, truth, *, folds: int = 5, seed: int = 0) -> pd.DataFrame:
+def lexical_baseline(texts, truth, *, folds: int = 5, repeats: int = 5, seed: int = 0) -> pd.DataFrame:
     """Per-item scores of the two lexical baselines.
 
     Parameters
@@ -73,12 +73,17 @@ def lexical_baseline(texts, truth, *, folds: int = 5, seed: int = 0) -> pd.DataF
     truth : sequence of bool
     folds : int
         Stratified k-fold splits (shuffled with ``seed``); fewer when a class has fewer items.
+    repeats : int
+        Cross-validation runs with different fold assignments (seeds ``seed .. seed+repeats-1``)
+        whose out-of-fold predictions are averaged: on gold_106 one 5-fold run gave AUROC
+        0.72-0.80 over 10 seeds, the average of 5 runs 0.77-0.80 over 10 seed groups.
 
     Returns
     -------
     DataFrame
         ``lexical``: out-of-fold P(positive) of a logistic regression on log(1 + counts) of the
-        :data:`LEXICON` words (each item scored by a model that never saw it); ``modif``: the
+        :data:`LEXICON` words, averaged over ``repeats`` (each item is always scored by models
+        that never saw it); ``modif``: the
         number of words starting with "modif" (no fitting, so no cross-validation needed).
     """
     from sklearn.feature_extraction.text import CountVectorizer
@@ -99,34 +104,40 @@ def lexical_baseline(texts, truth, *, folds: int = 5, seed: int = 0) -> pd.DataF
         StandardScaler(with_mean=False),
         LogisticRegression(C=1.0, max_iter=1000),
     )
-    cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    lexical = cross_val_predict(pipe, np.array(texts, dtype=object), y, cv=cv, method="predict_proba")[:, 1]
+    x = np.array(texts, dtype=object)
+    lexical = np.mean([cross_val_predict(pipe, x, y, method="predict_proba",
+                                         cv=StratifiedKFold(n_splits=k, shuffle=True, random_state=seed + r))[:, 1]
+                       for r in range(repeats)], axis=0)
     return pd.DataFrame({"lexical": lexical, "modif": lexicon_counts(texts)["modif"].to_numpy(dtype=float)})
 
 
 BASELINES = {
-    "lexical": "logistic regression on counts of {n} training/modification words ({folds}-fold CV)",
+    "lexical": "logistic regression on counts of {n} training/modification words ({folds}-fold CV × {repeats})",
     "modif": 'count of words starting with "modif"',
 }
 
 
 # ----------------------------------------------------------------------------- bootstrap
+def _auroc_u(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """AUROC along the last axis from SciPy's Mann-Whitney U: U(pos, neg) / (n_pos × n_neg), the
+    fraction of positive-negative pairs ordered correctly, ties 1/2 (= ``roc_auc_score``)."""
+    from scipy.stats import mannwhitneyu
+
+    return mannwhitneyu(pos, neg, axis=-1, method="asymptotic").statistic / (pos.shape[-1] * neg.shape[-1])
+
+
 def _boot_auroc(scores: np.ndarray, truth: np.ndarray, n_boot: int, rng: np.random.Generator,
                 chunk: int = 250) -> np.ndarray:
     """AUROC of each row of ``scores`` (rows × items, no NaN) under ``n_boot`` stratified resamples
     of the items (the same resample for every row: paired). Returns (n_boot, rows)."""
-    from scipy.stats import mannwhitneyu
-
     pos, neg = np.flatnonzero(truth), np.flatnonzero(~truth)
     out = np.empty((n_boot, scores.shape[0]))
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
         ip = pos[rng.integers(0, len(pos), size=(b, len(pos)))]
         ineg = neg[rng.integers(0, len(neg), size=(b, len(neg)))]
-        x = np.moveaxis(scores[:, ip], 0, 1)  # (b, rows, n_pos)
-        y = np.moveaxis(scores[:, ineg], 0, 1)
-        u = mannwhitneyu(x, y, axis=-1, method="asymptotic").statistic
-        out[start:start + b] = u / (len(pos) * len(neg))
+        out[start:start + b] = _auroc_u(np.moveaxis(scores[:, ip], 0, 1),  # (b, rows, n_pos)
+                                        np.moveaxis(scores[:, ineg], 0, 1))
     return out
 
 
@@ -392,7 +403,7 @@ def _as_scores(scores) -> np.ndarray:
 def validate_judge(scores=None, truth=None, *, threshold: float = 0.5, ci_prob: float = 0.95,
                    n_boot: int = 2000, seed: int = 0, votes=None, texts=None, record_ids=None,
                    judge: str | None = None, task=None, dataset: str | os.PathLike | None = None,
-                   scoring: str | None = None, n_bins: int = 10, folds: int = 5,
+                   scoring: str | None = None, n_bins: int = 10, folds: int = 5, repeats: int = 5,
                    n_subsets: int = 20) -> JudgeValidation:
     """Validate a judge's scores (or labels) against human labels.
 
@@ -425,8 +436,8 @@ def validate_judge(scores=None, truth=None, *, threshold: float = 0.5, ci_prob: 
         Recorded in ``info``; ``task`` may be a task object (its ``name`` and ``hash`` are kept).
     n_bins : int
         Uniform score bins of the calibration table.
-    folds : int
-        Cross-validation folds of the lexical baseline.
+    folds, repeats : int
+        Cross-validation folds and repeated runs of the lexical baseline.
     n_subsets : int
         Random vote subsets per k for ``by_votes``.
 
@@ -434,8 +445,13 @@ def validate_judge(scores=None, truth=None, *, threshold: float = 0.5, ci_prob: 
     -------
     JudgeValidation
     """
-    from sklearn.metrics import (average_precision_score, confusion_matrix, precision_recall_curve,
-                                 roc_auc_score, roc_curve)
+    from sklearn.metrics import (
+        average_precision_score,
+        confusion_matrix,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
 
     if truth is None:
         raise ValueError("validate_judge: truth (the human labels) is required")
@@ -484,7 +500,7 @@ def validate_judge(scores=None, truth=None, *, threshold: float = 0.5, ci_prob: 
         texts = list(texts)
         if len(texts) != len(y):
             raise ValueError(f"texts: {len(texts)} texts but {len(y)} truth labels")
-        base = lexical_baseline(texts, y, folds=folds, seed=seed)
+        base = lexical_baseline(texts, y, folds=folds, repeats=repeats, seed=seed)
         items["lexical"], items["modif"] = base["lexical"].to_numpy(), base["modif"].to_numpy()
         rows += [base["lexical"].to_numpy()[scored], base["modif"].to_numpy()[scored]]
     boot = _boot_auroc(np.vstack(rows), ys, n_boot, rng)
@@ -517,7 +533,8 @@ def validate_judge(scores=None, truth=None, *, threshold: float = 0.5, ci_prob: 
             a = float(roc_auc_score(ys, b))
             blo, bhi = _interval(boot[:, j], ci_prob)
             metrics[f"{name}_auroc"], metrics[f"{name}_auroc_lo"], metrics[f"{name}_auroc_hi"] = a, blo, bhi
-            desc = BASELINES[name].format(n=len(LEXICON), folds=min(folds, n_pos, n_neg))
+            desc = BASELINES[name].format(n=len(LEXICON), folds=min(folds, int(y.sum()), int((~y).sum())),
+                                          repeats=repeats)
             brows.append({"name": name, "description": desc, "auroc": a, "auroc_lo": blo, "auroc_hi": bhi,
                           "n": int(scored.sum())})
             f, t, th = roc_curve(ys, b)
