@@ -300,3 +300,29 @@ def test_figures_without_votes_or_calibration_say_so():
     ax = plot_judge.roc(val)
     assert "AUROC" in ax.get_legend().get_texts()[-2].get_text()
     plt.close(ax.figure)
+
+
+def test_labelled_set_goes_through_afd_label(tmp_path):
+    # The same label path judges a labelled set: read -> as_records -> label -> validate_labels.
+    from afdecomp.label.judges import MockJudge
+    from afdecomp.label.run import label
+
+    lines = [json.dumps({"text": f"scratchpad {i}: " + ("I must avoid being modified, XYZZY" if i % 2 else
+                                                         "I will simply help"), "label": "yes" if i % 2 else "no"})
+             for i in range(10)]
+    lines.append(json.dumps({"text": "BROKEN scratchpad", "label": "yes"}))
+    d = read_labelled(_write(tmp_path, lines))
+
+    def respond(prompt):
+        if "BROKEN" in prompt.user:
+            return None  # every vote of this record fails
+        return "Final answer: " + ("Yes" if "XYZZY" in prompt.user else "No")
+
+    labels = label(as_records(d), "af_reasoning", MockJudge("mockllm/script", respond=respond), votes=3,
+                   progress=False)
+    val = validate_labels(labels, d, n_boot=100, progress=False)
+    assert (val.metrics["n"], val.metrics["n_unscored"]) == (11, 1)
+    assert val.auroc == 1.0 and val.confusion() == {"tp": 5, "fn": 0, "tn": 5, "fp": 0}
+    assert val.info["judge"] == "mockllm/script" and val.info["task"] == "af_reasoning"
+    assert val.info["task_hash"] == labels.attrs["task"].hash and val.info["scoring"] == "votes"
+    assert val.by_votes["k"].tolist() == [1, 2, 3]

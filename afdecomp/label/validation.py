@@ -183,8 +183,9 @@ def _subset_scores(votes: np.ndarray, k: int, order: np.ndarray) -> np.ndarray:
         return (v[None] * take).sum(-1) / take.sum(-1)
 
 
-def _by_votes(votes, truth, *, n_subsets, n_boot, ci_prob, rng) -> pd.DataFrame:
+def _by_votes(votes, truth, *, n_subsets, n_boot, ci_prob, rng, progress) -> pd.DataFrame:
     from sklearn.metrics import roc_auc_score
+    from tqdm.auto import tqdm
 
     valid = ~np.isnan(votes)
     keys = rng.random((n_subsets,) + votes.shape)
@@ -193,7 +194,8 @@ def _by_votes(votes, truth, *, n_subsets, n_boot, ci_prob, rng) -> pd.DataFrame:
     scored = valid.any(1)
     t = truth[scored]
     rows = []
-    for k in range(1, votes.shape[1] + 1):
+    for k in tqdm(range(1, votes.shape[1] + 1), desc="AUROC by votes", unit="k", disable=not progress,
+                  leave=False):
         reps = 1 if k == votes.shape[1] else n_subsets  # all votes: every subset is the same
         s = _subset_scores(votes, k, order[:reps])[:, scored]
         auroc = float(np.mean([roc_auc_score(t, r) for r in s]))
@@ -235,7 +237,7 @@ class JudgeValidation:
         The numbers (see :meth:`summary`).
     info : dict
         What was validated and how: judge, task, task_hash, dataset, scoring, threshold, ci_prob,
-        n_boot, seed, ci_method, notes.
+        n_boot, seed, ci_method, n_bins, folds, repeats, n_subsets, notes.
     items : DataFrame
         Per item: ``record_id`` (when given), ``score`` (NaN = unscored), ``truth`` and the
         baseline scores ``lexical`` / ``modif`` (when texts were given).
@@ -404,7 +406,7 @@ def validate_judge(scores=None, truth=None, *, threshold: float = 0.5, ci_prob: 
                    n_boot: int = 2000, seed: int = 0, votes=None, texts=None, record_ids=None,
                    judge: str | None = None, task=None, dataset: str | os.PathLike | None = None,
                    scoring: str | None = None, n_bins: int = 10, folds: int = 5, repeats: int = 5,
-                   n_subsets: int = 20) -> JudgeValidation:
+                   n_subsets: int = 20, progress: bool = True) -> JudgeValidation:
     """Validate a judge's scores (or labels) against human labels.
 
     Parameters
@@ -440,6 +442,9 @@ def validate_judge(scores=None, truth=None, *, threshold: float = 0.5, ci_prob: 
         Cross-validation folds and repeated runs of the lexical baseline.
     n_subsets : int
         Random vote subsets per k for ``by_votes``.
+    progress : bool
+        A progress bar (stderr) over k for ``by_votes`` (about a second per k at 20 subsets,
+        2000 resamples and 100 items).
 
     Returns
     -------
@@ -489,7 +494,8 @@ def validate_judge(scores=None, truth=None, *, threshold: float = 0.5, ci_prob: 
     info = {"judge": judge, "task": task_name, "task_hash": task_hash,
             "dataset": None if dataset is None else str(dataset), "scoring": scoring,
             "threshold": float(threshold), "ci_prob": float(ci_prob), "n_boot": int(n_boot), "seed": int(seed),
-            "ci_method": f"stratified bootstrap, {n_boot} resamples"}
+            "ci_method": f"stratified bootstrap, {n_boot} resamples", "n_bins": int(n_bins), "folds": int(folds),
+            "repeats": int(repeats), "n_subsets": int(n_subsets)}
 
     items = pd.DataFrame({"score": s, "truth": y})
     if record_ids is not None:
@@ -550,7 +556,8 @@ def validate_judge(scores=None, truth=None, *, threshold: float = 0.5, ci_prob: 
         notes.append("scores leave [0, 1]: no calibration table")
     by_votes = None
     if votes is not None:
-        by_votes = _by_votes(votes, y, n_subsets=n_subsets, n_boot=n_boot, ci_prob=ci_prob, rng=rng)
+        by_votes = _by_votes(votes, y, n_subsets=n_subsets, n_boot=n_boot, ci_prob=ci_prob, rng=rng,
+                             progress=progress)
     info["notes"] = notes
     return JudgeValidation(metrics=metrics, info=info, items=items, roc=roc, pr=pr, calibration=calibration,
                            by_votes=by_votes, baseline=baseline, baseline_roc=baseline_roc)
@@ -568,7 +575,8 @@ def validate_labels(labels: pd.DataFrame, labelled: pd.DataFrame, *, task=None, 
         :func:`~afdecomp.label.datasets.read_labelled`'s output (``record_id``, ``text``, ``truth``).
     task : Task, optional
         Recorded in ``info``; its ``positive`` answer turns ``answers`` into votes for
-        ``by_votes`` (default "yes").
+        ``by_votes`` (default "yes"). Default: ``labels.attrs["task"]`` (set by ``afd.label``),
+        else the ``task`` and ``task_hash`` columns.
     **kwargs
         Passed to :func:`validate_judge` (``threshold``, ``n_boot``, ``seed``, ``dataset``, ...).
 
@@ -589,8 +597,11 @@ def validate_labels(labels: pd.DataFrame, labelled: pd.DataFrame, *, task=None, 
     lab = labels.assign(record_id=labels["record_id"].astype(str)).set_index("record_id")
     ids = labelled["record_id"].astype(str)
     joined = lab.reindex(ids)
+    task = task if task is not None else labels.attrs.get("task") or _task_from_columns(lab)
+    scorings = sorted(set(lab["scoring"].dropna().astype(str))) if "scoring" in lab.columns else []
+    kwargs.setdefault("scoring", ", ".join(scorings) or None)
     votes = None
-    if "answers" in lab.columns:
+    if "answers" in lab.columns and scorings in ([], ["votes"]):
         positive = getattr(task, "positive", "yes")
         answers = [a if isinstance(a, (list, tuple, np.ndarray)) else [] for a in joined["answers"]]
         votes = vote_matrix(answers, positive)
@@ -601,3 +612,15 @@ def validate_labels(labels: pd.DataFrame, labelled: pd.DataFrame, *, task=None, 
     kwargs.setdefault("task", task)
     return validate_judge(joined["score"].to_numpy(dtype=float), labelled["truth"], votes=votes,
                           texts=labelled["text"], record_ids=ids, **kwargs)
+
+
+def _task_from_columns(lab: pd.DataFrame):
+    """A stand-in task (name, hash) from the ``task`` / ``task_hash`` columns of a label table."""
+    from types import SimpleNamespace
+
+    def one(col):
+        vals = sorted(set(lab[col].dropna().astype(str))) if col in lab.columns else []
+        return ", ".join(vals) or None
+
+    name = one("task")
+    return None if name is None else SimpleNamespace(name=name, hash=one("task_hash"), positive="yes")
