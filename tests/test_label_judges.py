@@ -73,7 +73,7 @@ def test_hf_votes_are_seeded_and_batch_independent(tiny):
     reseeded = tiny.complete(_prompts(5, seed0=100), temperature=1.0, max_tokens=8)
     assert [c.text for c in reseeded] != [c.text for c in one]  # 5 random 8-char texts: equal by chance ~never
     assert all(c.error is None and c.text is not None for c in one)
-    assert all(0 < c.completion_tokens <= 8 and c.prompt_tokens > len(p.user) for c, p in zip(one, prompts))
+    assert all(0 < c.completion_tokens <= 8 and c.prompt_tokens > len(p.user) for c, p in zip(one, prompts, strict=True))
 
 
 def test_hf_answer_probs_is_the_normalised_first_token_mass(tiny):
