@@ -324,41 +324,44 @@ def _normalised(prob: dict | None, choices: Sequence[str]) -> dict[str, float] |
 # ----------------------------------------------------------------------------- aggregation
 def _aggregate(votes: pd.DataFrame, record_ids: list[str], task: Task, n_votes: int | None,
                threshold: float) -> pd.DataFrame:
-    """Per-record labels from the answer of each vote key.
+    """Per-record labels from the answer of each vote key of one labelling (task, hash, judge, scoring).
 
     ``n_votes``: use votes 0..n-1 (None: every vote the table holds). A vote never asked counts
-    as neither parsed nor failed.
+    as neither parsed nor failed; records without any vote are left out.
     """
     cols = ["record_id", "task", "task_hash", "judge", "scoring", "n_votes", "n_failed", "score",
             "label", "answers"]
     if n_votes is not None:
         votes = votes[votes["vote"] < n_votes]
+    votes = votes[votes["record_id"].isin(record_ids)]
+    if votes.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(cols, (
+            "str", "str", "str", "str", "str", "int64", "int64", "float64", "boolean", "object"), strict=True)})
     votes = votes.sort_values(["record_id", "vote"], kind="stable")
-    by_record = {rid: g for rid, g in votes.groupby("record_id", sort=False)}
-    rows = []
-    for rid in record_ids:
-        g = by_record.get(rid)
-        if g is None:
-            continue
-        ok = g["ok"].to_numpy(dtype=bool)
-        answers = [a if o else None for a, o in zip(g["answer"], ok, strict=True)]
-        scoring = g["scoring"].iloc[0]
-        if not ok.any():
-            score = np.nan
-        elif scoring == "logprob":
-            score = float(g.loc[ok, "prob"].iloc[0][task.positive])
-        else:
-            score = float(np.mean([a == task.positive for a in g.loc[ok, "answer"]]))
-        rows.append({"record_id": rid, "task": task.name, "task_hash": g["task_hash"].iloc[0],
-                     "judge": g["judge"].iloc[0], "scoring": scoring, "n_votes": int(ok.sum()),
-                     "n_failed": int((~ok).sum()), "score": score, "label": None, "answers": answers})
-    out = pd.DataFrame(rows, columns=cols)
-    out["n_votes"] = out["n_votes"].astype("int64")
-    out["n_failed"] = out["n_failed"].astype("int64")
-    out["score"] = out["score"].astype("float64")
-    s = out["score"].to_numpy()
-    out["label"] = pd.array(np.where(np.isnan(s), None, s >= threshold), dtype="boolean")
-    return out
+    ok = votes["ok"].to_numpy(dtype=bool)
+    if votes["scoring"].iloc[0] == "logprob":
+        hit = np.array([p[task.positive] if o else 0.0 for p, o in zip(votes["prob"], ok, strict=True)])
+    else:
+        hit = (votes["answer"].to_numpy(dtype=object) == task.positive) & ok
+    rid = votes["record_id"].to_numpy(dtype=object)
+    starts = np.r_[0, np.flatnonzero(rid[1:] != rid[:-1]) + 1]  # sorted: one run of rows per record
+    ends = np.r_[starts[1:], len(rid)]
+    answers = [a if o else None for a, o in zip(votes["answer"].tolist(), ok, strict=True)]
+    per = pd.DataFrame({"n_votes": np.add.reduceat(ok.astype("int64"), starts),
+                        "n_total": ends - starts, "hits": np.add.reduceat(hit.astype(float), starts),
+                        "answers": [answers[a:b] for a, b in zip(starts, ends, strict=True)]},
+                       index=pd.Index(rid[starts], dtype=object))
+    per = per.reindex([r for r in dict.fromkeys(record_ids) if r in per.index])
+    n_ok = per["n_votes"].to_numpy(dtype="int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(n_ok > 0, per["hits"].to_numpy(dtype=float) / n_ok, np.nan)
+    first = votes.iloc[0]
+    out = pd.DataFrame({"record_id": per.index.astype(str), "task": task.name, "task_hash": first["task_hash"],
+                        "judge": first["judge"], "scoring": first["scoring"], "n_votes": n_ok,
+                        "n_failed": per["n_total"].to_numpy(dtype="int64") - n_ok, "score": score,
+                        "label": pd.array(np.where(np.isnan(score), None, score >= threshold), dtype="boolean"),
+                        "answers": per["answers"].to_numpy()})
+    return out[cols].reset_index(drop=True)
 
 
 def aggregate_store(store: str | os.PathLike | VoteStore, *, task: str | Path | Task | None = None,
@@ -465,7 +468,7 @@ def apply_labels(df: pd.DataFrame, labels, *, task: str | Path | Task | None = N
     else:
         out[task.column] = out[task.column].astype("boolean")
     col = out[task.column].array.copy()
-    take = lab["label"].notna().to_numpy()
+    take = np.array(lab["label"].notna(), dtype=bool)
     if task.only_missing and len(pos):
         take &= np.asarray(pd.isna(col[pos]), dtype=bool)
     rows, lab = pos[take], lab[take]
@@ -493,10 +496,14 @@ def _judge_entries(task: Task, lab: pd.DataFrame) -> list[str]:
 
 
 def _with_entry(current: str | None, name: str, entry: str) -> str:
-    """``current`` judge string with ``name``'s entry replaced by ``entry`` (others kept)."""
+    """``current`` judge string with ``name``'s entry replaced in place by ``entry``, or appended."""
     parts = [p.strip() for p in (current or "").split(";") if p.strip()]
-    parts = [p for p in parts if not p.startswith(f"{name}=")]
-    return "; ".join([*parts, entry])
+    mine = [i for i, p in enumerate(parts) if p.startswith(f"{name}=")]
+    if mine:
+        parts = [entry if i == mine[0] else p for i, p in enumerate(parts) if i not in mine[1:]]
+    else:
+        parts.append(entry)
+    return "; ".join(parts)
 
 
 __all__ = ["label", "apply_labels", "aggregate_store", "vote_seed", "LabelReport", "JudgeFailed", "SCORINGS"]
