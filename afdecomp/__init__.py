@@ -1,7 +1,8 @@
 """afdecomp: measure why language models fake alignment.
 
-Load generation logs into one tidy table, estimate the compliance gap (training vs deployment)
-with honest uncertainty, decompose it into values, goal guarding and sycophancy, and report.
+Load generation logs into one tidy table, label them with judges validated against human
+labels, estimate the compliance gap (training vs deployment) with honest uncertainty, decompose
+it into values, goal guarding and sycophancy, and report.
 """
 
 from . import plot
@@ -9,6 +10,17 @@ from .ablation import ablation_contrasts
 from .aggregate import aggregate
 from .design import Catalog, default_catalog, load_catalog
 from .ingest import LoadReport, LogFormatError, load_logs, write_logs
+from .label import (
+                    JudgeValidation,
+                    apply_labels,
+                    bundled_tasks,
+                    label,
+                    load_judge,
+                    load_task,
+                    read_labelled,
+                    validate_judge,
+                    validate_labels,
+)
 from .models.baseline import rates, seed_sem_gap
 from .models.decomposition import Decomposition, decompose
 from .models.gap import ComplianceGap
@@ -23,9 +35,10 @@ from .steering_analysis import SteeringAnalysis, steering_analysis
 __version__ = "0.1.0"
 
 __all__ = [
-    "Catalog", "ComplianceGap", "Decomposition", "GapResults", "LoadReport", "LogFormatError",
-    "RationalAgent", "RationalResults", "SchemaError", "SteeringAnalysis", "Truth",
-    "ablation_contrasts", "aggregate", "decompose", "default_catalog", "glm_gap", "identifiability",
-    "load_catalog", "load_logs", "load_results", "plot", "rates", "seed_sem_gap", "simulate",
-    "steering_analysis", "validate", "write_logs",
+    "Catalog", "ComplianceGap", "Decomposition", "GapResults", "JudgeValidation", "LoadReport",
+    "LogFormatError", "RationalAgent", "RationalResults", "SchemaError", "SteeringAnalysis", "Truth",
+    "ablation_contrasts", "aggregate", "apply_labels", "bundled_tasks", "decompose", "default_catalog",
+    "glm_gap", "identifiability", "label", "load_catalog", "load_judge", "load_logs", "load_results",
+    "load_task", "plot", "rates", "read_labelled", "seed_sem_gap", "simulate", "steering_analysis",
+    "validate", "validate_judge", "validate_labels", "write_logs",
 ]

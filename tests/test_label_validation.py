@@ -13,7 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from afdecomp import plot_judge, schema  # noqa: E402
+from afdecomp import schema  # noqa: E402
+from afdecomp.plot import judge as plot_judge  # noqa: E402
 from afdecomp.label.datasets import LabelledSetError, as_records, read_labelled, text_id  # noqa: E402
 from afdecomp.label.validation import (  # noqa: E402
     JudgeValidation,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plot import PALETTE, _axes
+from ._style import PALETTE, _axes
 
 _BASELINE_STYLE = {"lexical": dict(color="0.35", ls="--", lw=1.1), "modif": dict(color="0.55", ls=":", lw=1.1)}
 _BASELINE_NAME = {"lexical": "lexical baseline (CV)", "modif": '"modif…" word count'}

@@ -1,6 +1,7 @@
 """Figures. One function per figure; each takes ``ax=None`` and returns the matplotlib Axes.
 
-Plot functions read tidy tables or fitted results and never refit anything.
+Plot functions read tidy tables or fitted results and never refit anything. Judge validation
+figures (``roc``, ``calibration``, ``auroc_by_votes``) live in :mod:`afdecomp.plot.judge`.
 """
 
 from __future__ import annotations
@@ -9,15 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .models.baseline import wilson_interval
-
-PALETTE = plt.get_cmap("tab10")
-
-
-def _axes(ax, figsize):
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
+from ..models.baseline import wilson_interval
+from ._style import PALETTE, _axes
+from .judge import auroc_by_votes, calibration, roc  # noqa: F401  (afd.plot.roc, ...)
 
 
 def _row_per_model(table: pd.DataFrame) -> pd.DataFrame:
