@@ -1,4 +1,5 @@
-"""The ``afdecomp`` command line (argparse): simulate, ingest, fit, report, generate, steer.
+"""The ``afdecomp`` command line (argparse): simulate, ingest, label, validate-judge, fit, report,
+generate, steer.
 
 Every command prints what it read and wrote and exits non-zero with a one-line reason on bad
 input (``--traceback`` shows the full error).
@@ -69,6 +70,22 @@ def _add_load_args(p):
                    help="reader option, e.g. af_threshold=0.5, model=NAME, column_map=map.toml (repeatable)")
 
 
+def _add_judge_args(p):
+    p.add_argument("--judge", required=True,
+                   help="provider/model: hf/<hub id or path> (hf//abs/path), openai/<model>, mockllm/<answer>")
+    p.add_argument("--votes", type=int, default=20, help="sampled votes per record (default: 20)")
+    p.add_argument("--scoring", default="votes", choices=["votes", "logprob"],
+                   help="votes: yes-fraction over sampled votes; logprob: P(yes) at the answer (one pass)")
+    p.add_argument("--base-url", help="OpenAI-compatible server for openai/ judges, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of the votes")
+    p.add_argument("--max-tokens", type=int, default=None, help="answer length limit (default: the task's)")
+    p.add_argument("--threshold", type=float, default=0.5, help="score at or above which the label is yes")
+    p.add_argument("--batch-size", type=int, default=None, help="prompts per batch (hf judges)")
+    p.add_argument("--concurrency", type=int, default=None, help="requests in flight (openai judges)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per request (openai judges)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def cmd_simulate(args) -> None:
     from .ingest import write_logs
     from .simulate import simulate
@@ -108,8 +125,33 @@ def cmd_report(args) -> None:
     if args.catalog:
         from .design import load_catalog
         options["catalog"] = load_catalog(args.catalog)
+    if args.labels:
+        df, options["label_runs"] = _apply_stores(df, args.labels)
+    if args.judge_validation:
+        from .label.validation import JudgeValidation
+        options["validations"] = [JudgeValidation.from_json(p) for p in args.judge_validation]
     index = build_report(df, args.out, load_report=rep, sections=sections, **options)
     print(f"report written: {index} (open {Path(args.out) / 'index.html'} in a browser)")
+
+
+def _apply_stores(df, stores):
+    """Apply every labelling held in the vote stores (in file order); return the table and what
+    each store held (task, judge, scoring, records, votes, failed votes)."""
+    import pandas as pd
+
+    from .label.run import apply_labels
+    from .label.store import VoteStore
+    held = []
+    for path in stores:
+        with VoteStore(path, readonly=True) as vs:
+            h = vs.holdings()
+        if h.empty:
+            raise ValueError(f"{path}: the vote store holds no votes")
+        for g in h.itertuples():
+            df = apply_labels(df, path, task=g.task, judge=g.judge, scoring=g.scoring)
+        held.append(h.assign(store=str(path)))
+        print(f"applied {len(h)} labelling(s) from {path}: {', '.join(sorted(set(h['task'])))}")
+    return df, pd.concat(held, ignore_index=True)
 
 
 def cmd_fit_rational(args) -> None:
@@ -203,6 +245,73 @@ def cmd_steer_random(args) -> None:
     print(f"random control {vec.name!r}: hidden size {hidden}, layers {layers} -> {out}")
 
 
+def _judge_options(args) -> dict:
+    """Engine options given on the command line (only those set)."""
+    opts = {"batch_size": args.batch_size, "concurrency": args.concurrency, "timeout": args.timeout}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def cmd_label(args) -> None:
+    from .ingest import write_logs
+    from .label.run import apply_labels, label
+    df, _ = _load(args)
+    if args.limit is not None:
+        df = df.head(args.limit)
+    for task in args.task:
+        labels = label(df, task, args.judge, votes=args.votes, store=args.out, scoring=args.scoring,
+                       temperature=args.temperature, max_tokens=args.max_tokens, threshold=args.threshold,
+                       base_url=args.base_url, only_missing=False if args.all else None,
+                       progress=not args.no_progress, **_judge_options(args))
+        print(labels.attrs["report"])
+        df = apply_labels(df, labels)
+    print(f"votes -> {args.out} (re-run the same command to resume; answered votes are never asked again)")
+    if args.table:
+        out = write_logs(df, args.table)
+        print(f"labelled table ({len(df):,} rows) -> {out}")
+
+
+def cmd_validate_judge(args) -> None:
+    from .label.datasets import as_records, read_labelled
+    from .label.run import label
+    from .label.validation import validate_labels
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    gold = read_labelled(args.labelled, text=args.text_field, label=args.label_field, positive=args.positive)
+    if args.limit is not None:
+        gold = gold.head(args.limit)
+    print(f"read {len(gold):,} labelled texts from {args.labelled} ({int(gold['truth'].sum())} positive)")
+    store = args.store or out / "votes.jsonl"
+    labels = label(as_records(gold), args.task, args.judge, votes=args.votes, store=store,
+                   scoring=args.scoring, temperature=args.temperature, max_tokens=args.max_tokens,
+                   threshold=args.threshold, base_url=args.base_url, only_missing=False,
+                   progress=not args.no_progress, **_judge_options(args))
+    print(labels.attrs["report"])
+    val = validate_labels(labels, gold, threshold=args.threshold, dataset=str(args.labelled),
+                          progress=not args.no_progress)
+    print(val)
+    gold[["record_id", "truth", "label"]].merge(labels.drop(columns=["answers"], errors="ignore"),
+                                              on="record_id", how="left").to_csv(out / "scores.csv", index=False)
+    val.to_json(out / "validation.json")
+    _judge_figures(val, out)
+    print(f"validation -> {out / 'validation.json'}; figures and scores.csv -> {out}")
+
+
+def _judge_figures(val, out: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plot
+    draws = [("roc", plot.roc), ("calibration", plot.calibration)]
+    if val.by_votes is not None:
+        draws.append(("auroc_by_votes", plot.auroc_by_votes))
+    for name, draw in draws:
+        ax = draw(val)
+        for ext in ("png", "pdf"):
+            ax.figure.savefig(out / f"{name}.{ext}", dpi=150, bbox_inches="tight")
+        plt.close(ax.figure)
+
+
 def cmd_fit_gap(args) -> None:
     import pandas as pd
 
@@ -268,11 +377,39 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=cmd_fit_rational)
 
+    s = sub.add_parser("label", help="label generations with a judge (compliance, AF reasoning, ...)")
+    _add_load_args(s)
+    s.add_argument("--task", action="append", required=True,
+                   help="compliance, af_reasoning, partial_compliance or a task TOML file (repeatable)")
+    _add_judge_args(s)
+    s.add_argument("--out", required=True, help="the vote store (JSONL; resumed when it exists)")
+    s.add_argument("--all", action="store_true",
+                   help="judge every record, also those a decision tag already labelled")
+    s.add_argument("--table", help="also write the labelled table here (.parquet, .jsonl or .csv)")
+    s.add_argument("--limit", type=int, help="judge only the first N records (a trial run)")
+    s.set_defaults(func=cmd_label)
+
+    s = sub.add_parser("validate-judge", help="score a judge against human labels (AUROC, ROC, calibration)")
+    s.add_argument("labelled", help="JSONL of labelled texts, e.g. gold_106.jsonl ({text, label} per line)")
+    s.add_argument("--task", default="af_reasoning", help="the judge task (default: af_reasoning)")
+    _add_judge_args(s)
+    s.add_argument("--out", required=True, help="folder for validation.json, scores.csv and the figures")
+    s.add_argument("--store", help="vote store (default: OUT/votes.jsonl; resumed when it exists)")
+    s.add_argument("--text-field", default="text", help="field holding the text (default: text)")
+    s.add_argument("--label-field", default="label", help="field holding the human label (default: label)")
+    s.add_argument("--positive", help="the label value meaning 'yes' (default: recognised spellings)")
+    s.add_argument("--limit", type=int, help="only the first N items (a trial run)")
+    s.set_defaults(func=cmd_validate_judge)
+
     s = sub.add_parser("report", help="write a report folder (tables, figures, index.md/html)")
     _add_load_args(s)
     s.add_argument("--out", required=True, help="report folder")
     s.add_argument("--sections", help="comma-separated section keys (default: all)")
     s.add_argument("--catalog", help="catalog TOML declaring your prompt variants' cues and vectors")
+    s.add_argument("--labels", action="append", metavar="STORE",
+                   help="vote store from `afdecomp label`: apply its labels first (repeatable)")
+    s.add_argument("--judge-validation", action="append", metavar="JSON",
+                   help="validation.json from `afdecomp validate-judge`: show the judge's measured accuracy")
     s.add_argument("--draws", type=int, default=None,
                    help="MCMC draws (and tuning steps) per chain for both model fits (default: 2,000, what converged on "
                         "data/example; see docs/gap.md and docs/model.md)")

@@ -118,6 +118,69 @@ def _data_section(ctx: Context) -> Section:
     return Section("Data", blocks)
 
 
+@section("labels", order=5)
+def _labels_section(ctx: Context) -> Section | None:
+    """Who labelled what: label coverage per column and judge, vote failures from the stores,
+    and the judges' measured accuracy (validations). Absent when nothing was judged."""
+    df = ctx.df
+    runs = ctx.options.get("label_runs")
+    vals = ctx.options.get("validations") or []
+    judged = "judge" in df.columns and df["judge"].notna().any()
+    if not judged and runs is None and not vals:
+        return None
+    blocks = []
+    judge = df["judge"] if "judge" in df.columns else pd.Series(pd.NA, index=df.index, dtype="str")
+    rows = []
+    for col in ("complied", "partial", "af_reasoning"):
+        if col not in df.columns:
+            continue
+        s = df[col].astype("boolean")
+        who = judge.fillna("(none)").astype(str)
+        sources = who.map({j: _source_of(j, col) for j in who.unique()})
+        for source, part in s.groupby(sources, sort=True):
+            rows.append({"label": col, "source": source, "rows": len(part), "labelled": int(part.notna().sum()),
+                         "yes": int(part.fillna(False).sum()), "NA": int(part.isna().sum())})
+    if rows:
+        blocks.append(Table("label_sources", pd.DataFrame(rows),
+                            "Labels by column and source: which judge (or the output's decision tags) set them; "
+                            "NA rows are left out of every rate and model."))
+    if runs is not None and len(runs):
+        t = runs.rename(columns={"failed": "failed votes"})
+        blocks.append(Table("judge_runs", t,
+                            "Judge runs in the vote stores: records, vote keys and votes that failed (engine error "
+                            "or unparseable answer; a record whose votes all failed stays NA)."))
+    if vals:
+        summ = pd.concat([v.summary() for v in vals], ignore_index=True)
+        blocks.append(Table("judge_validation", summ,
+                            "Measured accuracy of the judges against human labels (afdecomp validate-judge)."))
+        for i, v in enumerate(vals):
+            ax = plot.roc(v)
+            blocks.append(Figure(f"judge_roc_{i}", ax.figure,
+                                 f"ROC of {v.info.get('judge')} on {v.info.get('dataset')}, with the lexical "
+                                 "baseline a judge has to beat."))
+    else:
+        blocks.append(Text("No judge validation was given: the judges' accuracy on this data is unmeasured "
+                           "(run `afdecomp validate-judge` and pass `--judge-validation`)."))
+    return Section("Labels and judges", blocks)
+
+
+def _source_of(judge: str, column: str) -> str:
+    """What set ``column`` in a row whose ``judge`` is ``judge``: the entry ``task=spec (how)`` of
+    a task filling that column, the decision ``tags``, or a reader's judge string."""
+    if judge == "(none)":
+        return "as read (no judge recorded)"
+    from .label.tasks import bundled_tasks
+    parts = [p.strip() for p in str(judge).split(";") if p.strip()]
+    for part in parts:
+        name, sep, spec = part.partition("=")
+        task = bundled_tasks().get(name) if sep else None
+        if task is not None and column in (task.column, task.score_column):
+            return spec
+    if column == "complied" and "tags" in parts:
+        return "decision tags"
+    return "as read (no judge recorded)" if any("=" in p for p in parts) else str(judge)
+
+
 @section("seed_sem", order=10)
 def _seed_sem_section(ctx: Context) -> Section:
     if not ctx.df["complied"].notna().any():  # e.g. unlabelled transcripts

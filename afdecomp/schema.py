@@ -357,3 +357,18 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
     if problems:
         raise SchemaError(problems)
     return df
+
+
+def tidy(df: pd.DataFrame) -> pd.DataFrame:
+    """A plain table (e.g. built by hand in a notebook) in the canonical form, checked.
+
+    :func:`normalize` (defaults, dtypes, record ids), then :func:`validate`. A missing required
+    column, or a value that cannot be cast, raises one :class:`SchemaError` listing every problem.
+    """
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise SchemaError([Problem(c, "required column is missing", len(df)) for c in missing])
+    out, problems = normalize(df)
+    if problems:
+        raise SchemaError(problems)
+    return validate(out)

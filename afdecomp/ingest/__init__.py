@@ -304,8 +304,9 @@ def load_logs(path_or_glob, format: str = "auto", on_error: str = "raise", dedup
 def write_logs(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write a tidy table to ``.parquet``, ``.jsonl`` or ``.csv`` (chosen by the suffix).
 
-    The table is validated first; extra columns are written as they are.
+    A plain table is brought to the canonical form first (:func:`afdecomp.schema.tidy`: defaults,
+    dtypes, record ids) and checked; extra columns are written as they are.
     """
-    schema.validate(df)
+    df = schema.tidy(df)
     native.write_table(df, Path(path))
     return Path(path)
