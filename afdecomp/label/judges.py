@@ -180,7 +180,9 @@ class HFJudge:
     Notes
     -----
     ``complete`` samples one answer per prompt from the prompt's own seeded stream, so a vote
-    does not depend on which other prompts share its batch. ``answer_probs`` reads the first
+    does not depend on which other prompts share its batch — up to float round-off: padding
+    changes the arithmetic slightly (next-token log-probs of SmolLM2 differ by up to 4e-5
+    between batch 1 and 8), which can flip a near-tied draw (1 of 8 sampled texts diverged). ``answer_probs`` reads the first
     generated position: per choice, the probability of every first token that starts one of its
     spellings ("Yes", " Yes", "yes", ...) is summed, then normalised over the choices; a token
     that starts more than one choice counts for none.
