@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from afdecomp.cli import main
 from afdecomp.label.judges import LogprobsUnavailable, OpenAIJudge, Prompt
 from afdecomp.sampler import load_config, plan, run
 from afdecomp.sampler.backends import GenSettings, ModelSpec, Request, Steer
@@ -241,6 +242,16 @@ def test_moving_the_server_keeps_the_settings_hash(tmp_path):
     assert [p.record_id for p in plan(a)] == [p.record_id for p in plan(b)]
     local = ModelSpec("smol", source="m")  # the same model on the transformers backend
     assert a.settings_hash(local, None) != a.settings_hash(a.models[0], None)
+
+
+def test_generate_against_a_dead_server_says_how_to_resume(tmp_path, capsys):
+    port = _free_port()
+    path = _openai_config(tmp_path, f"http://127.0.0.1:{port}/v1", "m", max_retries=0)
+    assert main(["generate", str(path), "--out", str(tmp_path / "log.jsonl"), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"cannot reach the OpenAI-compatible server at http://127.0.0.1:{port}/v1" in err
+    assert "0 of 4 records are in" in err and err.endswith("re-run the same command to resume")
 
 
 def test_nobody_listening_is_a_clear_error_naming_the_url():

@@ -204,7 +204,9 @@ class OpenAIBackend:
 
     Notes
     -----
-    Each request carries the record's seed; whether the text is reproducible depends on the
+    The runner hands over ``[run] batch_size`` requests at a time and writes each batch to the
+    log when it is done: set ``batch_size`` to at least ``concurrency`` (a few times it keeps the
+    server busy between batches). Each request carries the record's seed; whether the text is reproducible depends on the
     server honouring ``seed``. ``top_k`` and ``min_new_tokens`` are sent as the ``top_k`` and
     ``min_tokens`` extensions of vLLM and SGLang only when set.
     """

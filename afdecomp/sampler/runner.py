@@ -362,7 +362,7 @@ def run(cfg: RunConfig, out: str | Path, *, workers: int | None = None, progress
             _run_parallel(cfg, batches, workers, record)
     except ServerUnavailable as e:
         kept = summary.already_done + summary.written
-        raise ServerUnavailable(f"{e}\n{kept:,} of {summary.planned:,} records are in {out} and stay there: "
+        raise ServerUnavailable(f"{e}; {kept:,} of {summary.planned:,} records are in {out} and stay there: "
                                 "re-run the same command to resume") from None
     finally:
         bar.close()
