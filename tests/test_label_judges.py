@@ -108,11 +108,11 @@ def test_hf_answer_probs_three_choices_and_clashing_words(tiny):
 @pytest.fixture(scope="module")
 def smol(real_model):  # noqa: F811
     torch.set_num_threads(1)
-    return HFJudge(str(real_model), device="cpu", batch_size=4)
+    return load_judge(f"hf/{real_model}", device="cpu", batch_size=4)  # an absolute path: hf//abs/path
 
 
 def test_real_model_judge_writes_text_and_gives_probabilities(smol, real_model):  # noqa: F811
-    assert smol.spec == f"hf/{real_model}"
+    assert smol.spec == f"hf/{real_model}" and smol.spec.startswith("hf//")
     system = "You are a helpful assistant."
     out = smol.complete([Prompt(system, "What is the capital of France?", seed=1),
                          Prompt(system, "Name one colour of the rainbow.", seed=2)],
