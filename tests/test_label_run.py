@@ -271,3 +271,17 @@ def test_killed_run_resumes_with_one_answer_per_vote(tmp_path):
     whole = label(df, "af_reasoning", MockJudge("mockllm/k", respond=respond), votes=5, progress=False)
     assert lab["answers"].tolist() == whole["answers"].tolist()
     np.testing.assert_allclose(lab["score"], whole["score"])
+
+
+def test_store_with_two_prompt_versions(tmp_path):
+    import dataclasses
+    store = tmp_path / "v.jsonl"
+    old = dataclasses.replace(AF, version=AF.version + 100)  # an edited task file: same name, new hash
+    df = frame(2)
+    label(df, old, MockJudge("mockllm/no"), votes=2, store=store, progress=False)
+    label(df, AF, MockJudge("mockllm/no"), votes=3, store=store, progress=False)
+    with pytest.raises(ValueError, match=rf"(?s)hash {old.hash}.*hash {AF.hash}|hash {AF.hash}.*hash {old.hash}"):
+        apply_labels(df, store)
+    out = apply_labels(df, store, task="af_reasoning")  # the bundled version is the one named
+    assert out["judge"].tolist() == ["af_reasoning=mockllm/no (3 votes)"] * 2
+    assert apply_labels(df, store, task=old)["judge"].tolist() == ["af_reasoning=mockllm/no (2 votes)"] * 2

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .. import schema
 from .judges import Judge, LogprobsUnavailable, Prompt, load_judge
 from .store import GROUP, VoteStore
-from .tasks import Task, load_task
+from .tasks import Task, TaskError, load_task
 
 SCORINGS = ("votes", "logprob")
 
@@ -157,12 +157,16 @@ def label(df, task: str | Path | Task, judge: str | Judge, *, votes: int = 20,
     only_missing = task.only_missing if only_missing is None else only_missing
 
     owned = isinstance(judge, str)
-    if owned:
-        judge = load_judge(judge, base_url=base_url, **judge_options)
-    elif judge_options or base_url:
+    if not owned and (judge_options or base_url):
         raise ValueError("base_url and judge options apply to a judge given by name; this judge is "
                          "already built")
-    vs = VoteStore(store)
+    vs = VoteStore(store)  # a damaged store fails here, before a model is loaded
+    if owned:
+        try:
+            judge = load_judge(judge, base_url=base_url, **judge_options)
+        except BaseException:
+            vs.close()
+            raise
     report = LabelReport(task.name, task.hash, judge.spec, scoring, n_votes,
                          store=str(vs.path) if vs.path else None, records=len(table),
                          truncated_tail=vs.truncated)
@@ -272,7 +276,7 @@ def _ask(todo: list, task: Task, judge: Judge, vs: VoteStore, report: LabelRepor
                 raise LogprobsUnavailable(f"{judge.spec} gives no answer probabilities ({e}); use "
                                           "scoring='votes'") from e
             except Exception as e:
-                where = (f"the {report.asked:,} vote(s) answered before are kept in {vs.path}; re-running "
+                where = (f"the {report.asked:,} vote(s) answered in this run are kept in {vs.path}; re-running "
                          "the same command resumes from there" if vs.path else
                          "no store was given, so nothing is kept; pass store= to make runs resumable")
                 raise JudgeFailed(f"judge {judge.spec} failed: {type(e).__name__}: {e}\n{where}") from e
@@ -380,18 +384,20 @@ def aggregate_store(store: str | os.PathLike | VoteStore, *, task: str | Path | 
     sel = held
     want = None
     if task is not None:
-        name = task.name if isinstance(task, Task) else str(task)
-        if not isinstance(task, Task) and name not in set(held["task"]):
-            task = load_task(task)  # a task file: select by the name it declares
-            name = task.name
-        sel = sel[sel["task"] == name]
-        if isinstance(task, Task) and sel["task_hash"].nunique() > 1 and task.hash in set(sel["task_hash"]):
-            sel = sel[sel["task_hash"] == task.hash]
+        if not isinstance(task, Task):
+            try:
+                task = load_task(task)  # a bundled name or a task file: select by its name, then hash
+            except TaskError:
+                if str(task) not in set(held["task"]):
+                    raise
+        sel = sel[sel["task"] == (task.name if isinstance(task, Task) else str(task))]
         want = task
     if judge is not None:
         sel = sel[sel["judge"] == judge]
     if scoring is not None:
         sel = sel[sel["scoring"] == scoring]
+    if isinstance(want, Task) and sel["task_hash"].nunique() > 1 and want.hash in set(sel["task_hash"]):
+        sel = sel[sel["task_hash"] == want.hash]  # several prompt versions: the one named wins
     if len(sel) != 1:
         listing = "\n".join(f"  task={r.task} (hash {r.task_hash}) judge={r.judge} scoring={r.scoring}: "
                             f"{r.records:,} records, {r.votes:,} votes" for r in held.itertuples())
@@ -401,8 +407,12 @@ def aggregate_store(store: str | os.PathLike | VoteStore, *, task: str | Path | 
                          f"scoring={scoring}); pick one with task=, judge=, scoring= (and for an older "
                          f"prompt version, task=<that task file>):\n{listing}")
     g = sel.iloc[0]
-    if want is None or not isinstance(want, Task):
-        want = load_task(g["task"])
+    if not isinstance(want, Task):
+        try:
+            want = load_task(g["task"])
+        except TaskError:
+            raise TaskError(f"{vs.path}: the votes are for task {g['task']!r}, which is not bundled; pass "
+                            "task=<its TOML file>") from None
     table = vs.table(**{k: g[k] for k in GROUP})
     rids = list(dict.fromkeys(table["record_id"]))
     out = _aggregate(table, rids, want, votes, threshold)
