@@ -109,12 +109,9 @@ def read_redwood(path: Path, *, model: str | None = None, variant: str | None = 
         query = tr.user_input(prompt)
         qid = text_id(query)
         for text in responses:
-            reasoning, output = tr.split_response(text)
-            label = tr.decision(output)
-            if label is None:
-                count(notes, "conflicting_tags" if tr.has_both_tags(output) else "no_decision_tag")
-            else:
-                count(notes, "labelled")
+            t = tr.parse(text)
+            reasoning, output, label = t.reasoning, t.response, t.complied
+            tr.note_decision(t, notes)
             if reasoning is None:
                 count(notes, "no_reasoning")
             k = seen.get(qid, 0)
