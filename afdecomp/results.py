@@ -1,37 +1,352 @@
-"""Results objects: the fitted posterior (a DataTree) with summary tables, diagnostics and I/O.
+"""Results objects: a fitted posterior (a DataTree) with its draws, diagnostics, tables and I/O.
 
-:class:`GapResults` wraps what :class:`afdecomp.ComplianceGap` returns. Everything it shows is
-computed from ``.idata``, so ``afdecomp.load_results(path)`` gives back the same object after
-``.to_netcdf(path)``.
+:class:`Results` is the base of every fitted model of the package (as statsmodels' ``Results``
+is of its models): it holds ``.idata``, gives ``draws``, ``diagnostics``, one convergence
+check (:class:`ConvergenceWarning`, thresholds :data:`RHAT_MAX` and :data:`ESS_MIN`),
+``summary``, the pointwise log-likelihood and PSIS-LOO ``compare``, ``to_netcdf`` and the
+method the analyses need, :meth:`Results.gap_draws` (the gap per draw and model for a prompt
+variant or a set of cues). Everything is computed from ``.idata``, which records the kind of
+fit (``attrs["afdecomp_model"]``), so :func:`load_results` gives back the same object.
+
+:class:`GapResults` wraps what :class:`afdecomp.ComplianceGap` returns;
+:class:`afdecomp.RationalResults` (``models/rational_results.py``) extends the same base.
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from . import _arviz
+from .design import CUES, Catalog, default_catalog
+from .models._loglik import attach_pointwise, gap_logit
 from .models.baseline import CONDITION_KEYS
 
-#: Thresholds of MODEL.md §5: warn when any is crossed.
+#: Convergence thresholds of MODEL.md §5, for every fit: warn when any is crossed.
 RHAT_MAX = 1.01
 ESS_MIN = 400
 
-#: The sampled parameters whose convergence is checked (derived quantities follow from them).
-CHECKED = ("mu", "chol_stds", "chol_corr", "tau_model", "delta_beta", "delta_gamma", "beta", "gamma", "sigma_u", "sigma_w", "u", "w")
+#: The gap model's sampled parameters whose convergence is checked (derived ones follow from them).
+CHECKED = ("mu", "chol_stds", "chol_corr", "tau_model", "delta_beta", "delta_gamma", "beta", "gamma",
+           "sigma_u", "sigma_w", "u", "w")
 
 SUMMARY_COLUMNS = CONDITION_KEYS + ["rate_training", "rate_deployment", "gap", "gap_lo", "gap_hi", "n"]
+
+#: kind (``idata.attrs["afdecomp_model"]``) -> results class; filled by subclasses.
+KINDS: dict[str, type[Results]] = {}
 
 
 class ConvergenceWarning(UserWarning):
     """The sampler did not converge well enough: R-hat, ESS or divergences out of bounds."""
 
 
-class GapResults:
-    """Posterior of the hierarchical compliance-gap model.
+class Results:
+    """Base of the fitted models: the posterior ``.idata`` and what every fit offers.
+
+    Subclasses set ``kind`` (recorded in the file) and ``name`` (their label in comparisons)
+    and implement :meth:`summary`, :meth:`checked_parameters`, :meth:`gap_draws`,
+    :meth:`fitted_variants` and the pair ``_cell_counts`` / ``_cell_logit`` behind the
+    pointwise log-likelihood.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        The posterior and everything needed to rebuild the object from a file.
+    hdi_prob : float
+        Default probability of the reported highest-density intervals.
+    """
+
+    kind: ClassVar[str] = ""
+    name: str = "fit"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            KINDS[cls.kind] = cls
+
+    def __init__(self, idata, *, check: bool = True):
+        self.idata = idata
+        self.idata.attrs.setdefault("afdecomp_model", self.kind)
+        self.hdi_prob = float(idata.attrs.get("hdi_prob", 0.94))
+        self._diag: pd.DataFrame | None = None
+        if check:
+            self.check()
+
+    @classmethod
+    def from_idata(cls, idata):
+        """The results object of a DataTree read from a file (no convergence warnings repeated)."""
+        return cls(idata, check=False)
+
+    # ------------------------------------------------------------------ draws
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a variable, chains stacked: shape (draws, ...)."""
+        x = _arviz.posterior(self.idata, name)
+        return x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
+
+    def has(self, name: str) -> bool:
+        """Whether the posterior has a variable (e.g. ``g`` is absent without goal guarding)."""
+        return name in self.idata["posterior"]
+
+    @property
+    def n_draws(self) -> int:
+        post = self.idata["posterior"]
+        return int(post.sizes["chain"] * post.sizes["draw"])
+
+    @property
+    def divergences(self) -> int:
+        """Divergent transitions after tuning."""
+        return _arviz.divergences(self.idata)
+
+    # ------------------------------------------------------------------ checks
+    def checked_parameters(self) -> list[str]:
+        """The posterior variables whose convergence :meth:`check` tests."""
+        raise NotImplementedError
+
+    def diagnostics(self) -> pd.DataFrame:
+        """R-hat, bulk and tail ESS of every checked parameter (``.divergences`` counts divergences).
+
+        Columns: parameter, r_hat, ess_bulk, ess_tail. ``.attrs['divergences']`` repeats the count.
+        """
+        if self._diag is None:
+            diag = _arviz.diagnostics(self.idata, self.checked_parameters())
+            # a correlation matrix has constant diagonal entries (r_hat NaN): not parameters
+            self._diag = diag[~(diag["parameter"].str.contains("_corr")
+                                & diag["r_hat"].isna())].reset_index(drop=True)
+        out = self._diag.copy()
+        out.attrs["divergences"] = self.divergences
+        return out
+
+    def check(self) -> list[str]:
+        """Warn (:class:`ConvergenceWarning`) once per fit for the failed checks; return the messages.
+
+        Checks: max R-hat <= :data:`RHAT_MAX`, min bulk and tail ESS >= :data:`ESS_MIN`, no
+        divergent transitions.
+        """
+        d = self.diagnostics()
+        msgs = []
+        if self.idata["posterior"].sizes["chain"] < 2:
+            msgs.append("one chain: R-hat cannot be computed")
+        else:
+            rmax = d["r_hat"].max()
+            if not rmax <= RHAT_MAX:
+                worst = d.loc[d["r_hat"].idxmax(), "parameter"] if d["r_hat"].notna().any() else "?"
+                msgs.append(f"max R-hat {rmax:.3f} > {RHAT_MAX} (worst: {worst})")
+        for col in ("ess_bulk", "ess_tail"):
+            emin = d[col].min()
+            if not emin >= ESS_MIN:
+                worst = d.loc[d[col].idxmin(), "parameter"] if d[col].notna().any() else "?"
+                msgs.append(f"min {col.replace('_', ' ')} ESS {emin:.0f} < {ESS_MIN} (worst: {worst})")
+        if self.divergences:
+            msgs.append(f"{self.divergences} divergent transition(s)")
+        if msgs:
+            warnings.warn(f"{self.kind}: {'; '.join(msgs)}. Do not trust the intervals yet: run more "
+                          f"draws/tune or raise target_accept (see .diagnostics())",
+                          ConvergenceWarning, stacklevel=4)
+        return msgs
+
+    def diagnostics_line(self) -> str:
+        """One line: max R-hat, min bulk/tail ESS, divergences, and whether they pass."""
+        d = self.diagnostics()
+        ok = (d["r_hat"].max() <= RHAT_MAX and d["ess_bulk"].min() >= ESS_MIN
+              and d["ess_tail"].min() >= ESS_MIN and not self.divergences)
+        return (f"max R-hat {d['r_hat'].max():.3f}, min bulk ESS {d['ess_bulk'].min():.0f}, "
+                f"min tail ESS {d['ess_tail'].min():.0f}, {self.divergences} divergence(s): "
+                + ("converged" if ok else "NOT converged"))
+
+    # ------------------------------------------------------------------ tables
+    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+        """The fit's main table (see the subclass)."""
+        raise NotImplementedError
+
+    def _prob(self, hdi_prob: float | None) -> float:
+        return self.hdi_prob if hdi_prob is None else float(hdi_prob)
+
+    # ------------------------------------------------------------------ analyses
+    def gap_draws(self, cues="default", *, queries: str = "observed", scenario: str | None = None,
+                  random_seed=0) -> xr.DataArray:
+        """The probability-scale gap per posterior draw and model for a prompt variant or cues.
+
+        Parameters
+        ----------
+        cues : str or dict
+            A prompt variant's name, or its driver cues ``{"values": .., "goal_guarding": ..,
+            "sycophancy": .., "stakes": ..}`` (omitted cues are 1).
+        queries : {"observed", "new"}
+            Average over each model's observed queries, or over a new query (where the model can).
+        scenario : str, optional
+            Fits with several scenarios: which one.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``("draw", "model")``; NaN for a model the fit cannot give this gap for.
+        """
+        raise NotImplementedError
+
+    def fitted_variants(self) -> list[str]:
+        """The prompt variants the fit can give an unsteered gap for."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ likelihood
+    def _cell_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(k, n) per fitted cell."""
+        raise NotImplementedError
+
+    def _cell_logit(self, draw_idx: np.ndarray) -> np.ndarray:
+        """Logit of P(comply) of every fitted cell for the given flat draws: (draws, cells)."""
+        raise NotImplementedError
+
+    def log_likelihood(self, chunk: int = 100) -> xr.Dataset:
+        """Pointwise binomial log-likelihood ``log Binom(k | n, p)`` per draw and cell.
+
+        The models' likelihood is a ``pm.Potential`` (without the constant ``log C(n, k)``) for
+        speed, so the pointwise values are computed here from the draws, with the constant, and
+        kept as the ``log_likelihood`` group of ``.idata`` (variable ``k``, dims chain, draw,
+        cell), with the counts as ``observed_data`` — what PSIS-LOO (:meth:`compare`) needs.
+        """
+        k, n = self._cell_counts()
+        if not _arviz.has_group(self.idata, "observed_data"):
+            _arviz.set_group(self.idata, "observed_data",
+                             xr.Dataset({"k": ("cell", np.asarray(k, dtype=np.int64))}))
+        return attach_pointwise(self.idata, k, n, self._cell_logit, chunk)
+
+    def compare(self, *others: Results, names=None) -> pd.DataFrame:
+        """PSIS-LOO comparison with other fits of the same cells (``arviz.compare``).
+
+        E.g. a rational-agent fit against the reduced-form :class:`GapResults`, or against a
+        rational fit without goal guarding. Every fit must have been made on the same data.
+        """
+        fits = {}
+        for i, res in enumerate((self,) + others):
+            label = (names[i - 1] if names and i else None) or res.name
+            if label in fits:
+                label = f"{label} #{i + 1}"
+            res.log_likelihood()  # computed from the draws once, then kept in .idata
+            fits[label] = res.idata
+        return _arviz.compare(fits)
+
+    # ------------------------------------------------------------------ I/O
+    def to_netcdf(self, path) -> Path:
+        """Write the fit to a NetCDF file (read back with :func:`load_results`)."""
+        return _arviz.to_netcdf(self.idata, path)
+
+    def _repr_parts(self) -> list[str]:
+        return []
+
+    def __repr__(self) -> str:
+        a = self.idata.attrs
+        post = self.idata["posterior"]
+        parts = self._repr_parts() + [
+            f"sampler {a.get('sampler', '?')}",
+            f"{post.sizes['chain']} chain(s) x {post.sizes['draw']} draws",
+            f"{self.divergences} divergence(s)"]
+        return f"<{type(self).__name__}: {', '.join(parts)}>"
+
+
+def load_results(path) -> Results:
+    """Read a fit written by ``.to_netcdf(path)``: a :class:`GapResults` or a ``RationalResults``.
+
+    The kind of fit is recorded in the file. Loading does not repeat the fit's convergence
+    warnings (:meth:`Results.check` shows them again on request).
+    """
+    from .models import rational_results  # noqa: F401  (registers RationalResults)
+    idata = _arviz.from_netcdf(path)
+    kind = idata.attrs.get("afdecomp_model")
+    if kind not in KINDS:
+        raise ValueError(f"{path}: not an afdecomp results file (afdecomp_model={kind!r}; "
+                         f"known: {sorted(KINDS)})")
+    return KINDS[kind].from_idata(idata)
+
+
+# ----------------------------------------------------------------------------- reduced form
+def pair_gap_draws(pairs: pd.DataFrame, gap: np.ndarray, cues, *, catalog: Catalog | None = None,
+                   scenario: str | None = None) -> xr.DataArray:
+    """Per draw and model, the gap of the unsteered condition(s) with a variant's name or cues.
+
+    ``pairs`` lists fitted conditions (at least ``model``, ``variant``; ``steer_vector``,
+    ``steer_coef`` and ``scenario`` optional) and ``gap`` their per-draw gaps (draws, pairs).
+    Several matching conditions of a model are averaged; a model without one gets NaN. A cue
+    dict is matched against the catalog's cues of each variant.
+    """
+    pairs = pairs.reset_index(drop=True)
+    gap = np.asarray(gap, dtype=float)
+    if gap.ndim != 2 or gap.shape[1] != len(pairs):
+        raise ValueError(f"draws('gap') must have shape (draws, {len(pairs)}), got {gap.shape}")
+    keep = _unsteered(pairs)
+    if "scenario" in pairs:
+        scen = sorted(pairs.loc[keep, "scenario"].astype(str).unique())
+        if scenario is None and len(scen) > 1:
+            raise ValueError(f"the fit has several scenarios {scen}; pass scenario= to choose one")
+        if scenario is not None:
+            keep &= (pairs["scenario"].astype(str) == scenario).to_numpy()
+    models = sorted(pairs["model"].astype(str).unique())
+    variants = pairs["variant"].astype(str).to_numpy()
+    if isinstance(cues, str):
+        match = keep & (variants == cues)
+    else:
+        catalog = catalog or default_catalog()
+        catalog.check(pairs[keep].assign(steer_vector="none"))
+        want = _full_cues(cues)
+        table = catalog.cue_table(sorted(set(variants[keep])))
+        ok = {v: all(np.isclose(table.loc[v, c], want[c]) for c in CUES) for v in table.index}
+        match = keep & np.array([ok.get(v, False) for v in variants])
+    model_of = pairs["model"].astype(str).to_numpy()
+    out = np.full((gap.shape[0], len(models)), np.nan)
+    for j, m in enumerate(models):
+        hit = np.flatnonzero(match & (model_of == m))
+        if len(hit):
+            out[:, j] = gap[:, hit].mean(axis=1)
+    return xr.DataArray(out, dims=("draw", "model"), coords={"model": models})
+
+
+def _full_cues(cues) -> dict[str, float]:
+    unknown = set(cues) - set(CUES)
+    if unknown:
+        raise ValueError(f"unknown cue(s) {sorted(unknown)}; cues are {list(CUES)}")
+    return {c: float(cues.get(c, 1.0)) for c in CUES}
+
+
+def _unsteered(pairs: pd.DataFrame) -> np.ndarray:
+    keep = np.ones(len(pairs), bool)
+    if "steer_vector" in pairs:
+        keep &= (pairs["steer_vector"].astype(str) == "none").to_numpy()
+    if "steer_coef" in pairs:
+        keep &= (pairs["steer_coef"].astype(float).fillna(0.0) == 0).to_numpy()
+    return keep
+
+
+class PairGaps:
+    """Any object with ``pairs()`` and ``draws("gap")`` (per-condition gap draws) seen as a fit
+    that gives :meth:`Results.gap_draws` — how the analyses read a reduced-form fit."""
+
+    name = "reduced-form gap"
+
+    def __init__(self, fit, catalog: Catalog | None = None):
+        if not (callable(getattr(fit, "pairs", None)) and callable(getattr(fit, "draws", None))):
+            raise TypeError(f"expected RationalResults, GapResults or an object with .pairs() and "
+                            f".draws('gap'); got {type(fit).__name__}")
+        self.fit = fit
+        self.catalog = catalog or getattr(fit, "catalog", None) or default_catalog()
+
+    def gap_draws(self, cues="default", *, queries: str = "observed", scenario=None, random_seed=0):
+        if queries != "observed":
+            raise ValueError("a reduced-form fit gives gaps over the observed queries only (queries='observed')")
+        return pair_gap_draws(self.fit.pairs(), self.fit.draws("gap"), cues, catalog=self.catalog,
+                              scenario=scenario)
+
+    def fitted_variants(self) -> list[str]:
+        pairs = self.fit.pairs()
+        return sorted(pairs.loc[_unsteered(pairs), "variant"].astype(str).unique())
+
+
+# ----------------------------------------------------------------------------- gap model
+class GapResults(Results):
+    """Posterior of the hierarchical compliance-gap model (:class:`afdecomp.ComplianceGap`).
 
     Attributes
     ----------
@@ -39,17 +354,21 @@ class GapResults:
         Groups ``posterior`` (parameters and, per pair, ``rate_training``, ``rate_deployment``
         and ``gap``), ``posterior_predictive`` (replicated pooled gap ``gap_rep``),
         ``observed_data`` (``k`` per cell), ``constant_data`` (the design) and ``sample_stats``.
-    divergences : int
-        Divergent transitions after tuning.
+    catalog : Catalog
+        Says which cues each variant carries, for :meth:`gap_draws` with a cue dict (default:
+        :func:`afdecomp.default_catalog`; set it for variants of your own).
     """
 
-    def __init__(self, idata, *, check: bool = True):
-        self.idata = idata
-        self.hdi_prob = float(idata.attrs.get("hdi_prob", 0.94))
-        self.divergences = _arviz.divergences(idata)
-        self._diag: pd.DataFrame | None = None
-        if check:
-            self.check()
+    kind = "ComplianceGap"
+    name = "reduced-form gap"
+
+    def __init__(self, idata, *, check: bool = True, catalog: Catalog | None = None):
+        self.catalog = catalog or default_catalog()
+        super().__init__(idata, check=check)
+
+    def checked_parameters(self) -> list[str]:
+        post = self.idata["posterior"]
+        return [v for v in CHECKED if v in post]
 
     # ------------------------------------------------------------------ tables
     def pairs(self) -> pd.DataFrame:
@@ -58,16 +377,26 @@ class GapResults:
         out = pd.DataFrame({c: const["key_" + c].values for c in CONDITION_KEYS})
         for c in ("model", "scenario", "variant", "steer_vector"):
             out[c] = out[c].astype(str)
-        out["steer_layer"] = pd.array(np.where(np.isnan(out["steer_layer"].to_numpy(dtype=float)), np.nan,
-                                               out["steer_layer"].to_numpy(dtype=float)), dtype="Float64").astype("Int64")
+        layer = out["steer_layer"].to_numpy(dtype=float)
+        out["steer_layer"] = pd.array(layer, dtype="Float64").astype("Int64")
         out["steer_coef"] = out["steer_coef"].astype(float)
         out["n"] = const["pair_n"].values.astype(np.int64)
         return out
 
-    def draws(self, name: str) -> np.ndarray:
-        """Posterior draws of a per-pair quantity as (draws, pairs), chains stacked."""
-        x = _arviz.posterior(self.idata, name)
-        return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+    def by_condition(self, name: str = "gap") -> xr.DataArray:
+        """A per-pair posterior quantity with the condition keys as real dimensions.
+
+        Dims ``draw`` and each condition key that varies (model, scenario, variant,
+        steer_vector, steer_layer, steer_coef); NaN where the design has no such condition.
+        E.g. ``res.by_condition("gap").sel(model="model-01", variant="ncs")``.
+        """
+        pairs = self.pairs()
+        keys = [c for c in CONDITION_KEYS if pairs[c].nunique(dropna=False) > 1] or ["model"]
+        index = pd.MultiIndex.from_frame(pairs[keys].astype(
+            {"steer_layer": float} if "steer_layer" in keys else {}))
+        da = xr.DataArray(self.draws(name), dims=("draw", "pair"))
+        da = da.assign_coords(xr.Coordinates.from_pandas_multiindex(index, "pair"))
+        return da.unstack("pair")
 
     def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
         """Per condition: posterior mean rates, the probability-scale gap and its HDI.
@@ -76,7 +405,7 @@ class GapResults:
         estimand the papers report). Columns: model, scenario, variant, steer_vector,
         steer_layer, steer_coef, rate_training, rate_deployment, gap, gap_lo, gap_hi, n.
         """
-        prob = self.hdi_prob if hdi_prob is None else hdi_prob
+        prob = self._prob(hdi_prob)
         out = self.pairs()
         n = out.pop("n")
         gap = self.draws("gap")
@@ -87,6 +416,13 @@ class GapResults:
         out["n"] = n
         return out[SUMMARY_COLUMNS]
 
+    def _query_effects(self, S: int) -> tuple[np.ndarray, np.ndarray]:
+        const = _arviz.group(self.idata, "constant_data")
+        Q = const.sizes.get("query", int(const["cell_query"].values.max()) + 1)
+        u = self.draws("u") if self.has("u") else np.zeros((S, Q))
+        w = self.draws("w") if self.has("w") else np.zeros((S, Q))
+        return u, w
+
     def population_gap(self, hdi_prob: float | None = None, n_mc: int = 200,
                        random_seed: int | None = 0) -> pd.DataFrame:
         """The gap per condition for a *new* query: E over u ~ N(0, σ_u), w ~ N(0, σ_w).
@@ -94,21 +430,21 @@ class GapResults:
         Integrated by Monte Carlo (``n_mc`` draws of (u, w) per posterior draw). Returns the
         condition keys, ``gap``, ``gap_lo``, ``gap_hi``.
         """
-        prob = self.hdi_prob if hdi_prob is None else hdi_prob
+        from scipy.special import expit
+        prob = self._prob(hdi_prob)
         rng = np.random.default_rng(random_seed)
         beta, gamma = self.draws("beta"), self.draws("gamma")
-        post = _arviz.group(self.idata, "posterior")
         S, P = beta.shape
-        su = self.draws("sigma_u") if "sigma_u" in post else np.zeros(S)
-        sw = self.draws("sigma_w") if "sigma_w" in post else np.zeros(S)
+        su = self.draws("sigma_u") if self.has("sigma_u") else np.zeros(S)
+        sw = self.draws("sigma_w") if self.has("sigma_w") else np.zeros(S)
         gap = np.empty((S, P))
         for s0 in range(0, S, 100):
             sl = slice(s0, s0 + 100)
             e = rng.standard_normal((2, len(beta[sl]), 1, n_mc))
             u = su[sl, None, None] * e[0]
             w = sw[sl, None, None] * e[1]
-            e0 = beta[sl][:, :, None] + u
-            gap[sl] = (_sig(e0 + gamma[sl][:, :, None] + w) - _sig(e0)).mean(axis=-1)
+            b, g = beta[sl][:, :, None], gamma[sl][:, :, None]
+            gap[sl] = (expit(gap_logit(b, g, u, w, 1.0)) - expit(gap_logit(b, g, u, w, 0.0))).mean(axis=-1)
         out = self.pairs().drop(columns="n")
         out["gap"] = gap.mean(axis=0)
         out["gap_lo"], out["gap_hi"] = _arviz.hdi(gap.T, prob)
@@ -120,7 +456,7 @@ class GapResults:
         Columns: the condition keys, ``observed``, ``predicted`` (mean of the replicated gap),
         ``lo``, ``hi`` (HDI of the replicated gap) and ``covered``.
         """
-        prob = self.hdi_prob if hdi_prob is None else hdi_prob
+        prob = self._prob(hdi_prob)
         rep = _arviz.posterior(self.idata, "gap_rep", group="posterior_predictive")
         out = self.pairs().drop(columns="n")
         out["observed"] = _arviz.group(self.idata, "constant_data")["gap_obs"].values
@@ -140,83 +476,30 @@ class GapResults:
         out["gap_sem"] = const["seed_gap_sem"].values
         return out
 
-    def log_likelihood(self, chunk: int = 100):
-        """Pointwise binomial log-likelihood per posterior draw and cell, ``log Binom(k | n, p)``.
+    # ------------------------------------------------------------------ analyses
+    def gap_draws(self, cues="default", *, queries: str = "observed", scenario: str | None = None,
+                  random_seed=0) -> xr.DataArray:
+        """Per draw and model, the gap of the unsteered condition with this variant (or cues).
 
-        The model's likelihood is a ``pm.Potential`` (without the constant ``log C(n, k)``) for
-        speed, so the pointwise values are computed here from the draws, with the constant, and
-        kept as the ``log_likelihood`` group of ``.idata`` (variable ``k``, dims chain, draw,
-        cell) — what PSIS-LOO (``RationalResults.compare``) needs. Returns that Dataset.
+        See :meth:`Results.gap_draws`; a cue dict is matched against :attr:`catalog`. Only the
+        observed queries (``population_gap`` gives a new query's gap per condition).
         """
-        from .models._loglik import attach_pointwise
+        return PairGaps(self, self.catalog).gap_draws(cues, queries=queries, scenario=scenario)
+
+    def fitted_variants(self) -> list[str]:
+        return PairGaps(self, self.catalog).fitted_variants()
+
+    # ------------------------------------------------------------------ likelihood
+    def _cell_counts(self):
         const = _arviz.group(self.idata, "constant_data")
-        post = _arviz.group(self.idata, "posterior")
+        return _arviz.group(self.idata, "observed_data")["k"].values, const["cell_n"].values
+
+    def _cell_logit(self, draw_idx: np.ndarray) -> np.ndarray:
+        const = _arviz.group(self.idata, "constant_data")
         cp, cq, t = const["cell_pair"].values, const["cell_query"].values, const["cell_t"].values
-        S = post.sizes["chain"] * post.sizes["draw"]
-        beta, gamma = self.draws("beta"), self.draws("gamma")
-        Q = const.sizes.get("query", int(cq.max()) + 1)
-        u = self.draws("u") if "u" in post else np.zeros((S, Q))
-        w = self.draws("w") if "w" in post else np.zeros((S, Q))
+        beta, gamma = self.draws("beta")[draw_idx], self.draws("gamma")[draw_idx]
+        u, w = self._query_effects(self.n_draws)
+        return gap_logit(beta[:, cp], gamma[:, cp], u[draw_idx][:, cq], w[draw_idx][:, cq], t)
 
-        def logit(idx):
-            return beta[idx][:, cp] + u[idx][:, cq] + t * (gamma[idx][:, cp] + w[idx][:, cq])
-        k = _arviz.group(self.idata, "observed_data")["k"].values
-        return attach_pointwise(self.idata, k, const["cell_n"].values, logit, chunk)
-
-    # ------------------------------------------------------------------ checks
-    def diagnostics(self) -> pd.DataFrame:
-        """R-hat, bulk and tail ESS of every sampled parameter (``.divergences`` counts divergences).
-
-        Columns: parameter, r_hat, ess_bulk, ess_tail.
-        """
-        if self._diag is None:
-            post = _arviz.group(self.idata, "posterior")
-            names = [v for v in CHECKED if v in post]
-            diag = _arviz.diagnostics(self.idata, names)
-            # the correlation matrix has constant diagonal entries (r_hat NaN): not parameters
-            self._diag = diag[~(diag["parameter"].str.contains("_corr")
-                                & diag["r_hat"].isna())].reset_index(drop=True)
-        return self._diag
-
-    def check(self) -> list[str]:
-        """Warn (:class:`ConvergenceWarning`) for each failed check; return the messages."""
-        d = self.diagnostics()
-        msgs = []
-        rmax = d["r_hat"].max()
-        if not rmax <= RHAT_MAX:
-            worst = d.loc[d["r_hat"].idxmax(), "parameter"] if d["r_hat"].notna().any() else "?"
-            msgs.append(f"max R-hat {rmax:.3f} > {RHAT_MAX} (worst: {worst})")
-        for col in ("ess_bulk", "ess_tail"):
-            emin = d[col].min()
-            if not emin >= ESS_MIN:
-                msgs.append(f"min {col.replace('_', ' ')} ESS {emin:.0f} < {ESS_MIN} "
-                            f"(worst: {d.loc[d[col].idxmin(), 'parameter']})")
-        if self.divergences:
-            msgs.append(f"{self.divergences} divergent transition(s)")
-        for m in msgs:
-            warnings.warn(f"ComplianceGap: {m}; do not trust the intervals — run more draws/tune "
-                          f"or raise target_accept", ConvergenceWarning, stacklevel=4)
-        return msgs
-
-    # ------------------------------------------------------------------ I/O
-    def to_netcdf(self, path) -> Path:
-        """Write the posterior and the design to a NetCDF file (read back with :func:`load_results`)."""
-        return _arviz.to_netcdf(self.idata, path)
-
-    def __repr__(self) -> str:
-        a = self.idata.attrs
-        return (f"<GapResults: {len(self.pairs())} condition(s), sampler {a.get('sampler')}, "
-                f"{a.get('chains')}x{a.get('draws')} draws, {self.divergences} divergence(s)>")
-
-
-def _sig(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def load_results(path) -> GapResults:
-    """Read results written by ``.to_netcdf(path)``."""
-    idata = _arviz.from_netcdf(path)
-    kind = idata.attrs.get("afdecomp_model")
-    if kind != "ComplianceGap":
-        raise ValueError(f"{path}: not an afdecomp results file (afdecomp_model={kind!r})")
-    return GapResults(idata, check=False)
+    def _repr_parts(self) -> list[str]:
+        return [f"{len(self.pairs())} condition(s)"]

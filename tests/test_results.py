@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import afdecomp as afd
-from afdecomp.results import SUMMARY_COLUMNS
+from afdecomp.results import RHAT_MAX, SUMMARY_COLUMNS, ConvergenceWarning
 
 from ._gap_data import small_fit
 
@@ -57,7 +60,10 @@ def test_seed_sem_kept_when_seeds_exist():
 def test_netcdf_round_trip(tmp_path):
     _, _, res = small_fit()
     path = res.to_netcdf(tmp_path / "res.nc")
-    back = afd.load_results(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # loading does not repeat the fit's warnings
+        back = afd.load_results(path)
+    assert isinstance(back, afd.GapResults) and repr(back) == repr(res)
     pd.testing.assert_frame_equal(back.summary(), res.summary())
     pd.testing.assert_frame_equal(back.diagnostics(), res.diagnostics())
     pd.testing.assert_frame_equal(back.ppc(), res.ppc())
@@ -71,3 +77,77 @@ def test_load_results_rejects_other_files(tmp_path):
     xr.DataTree(dataset=xr.Dataset({"a": ("x", [1.0])})).to_netcdf(p, engine="h5netcdf")
     with pytest.raises(ValueError, match="not an afdecomp results file"):
         afd.load_results(p)
+
+
+def test_gap_results_real_dimensions_and_gap_draws():
+    _, _, res = small_fit()
+    g = res.by_condition("gap")
+    assert set(g.dims) == {"draw", "model", "variant"}
+    s = res.summary().set_index(["model", "variant"])
+    one = g.sel(model="model-02", variant="ncs")
+    assert one.mean().item() == pytest.approx(s.loc[("model-02", "ncs"), "gap"], abs=1e-12)
+    # the analyses' shared method: by name, and by cues through the catalog (ncs: sycophancy 0)
+    by_name = res.gap_draws("ncs")
+    by_cues = res.gap_draws({"sycophancy": 0.0})
+    assert by_name.dims == ("draw", "model")
+    np.testing.assert_array_equal(by_name.to_numpy(), by_cues.to_numpy())
+    np.testing.assert_allclose(by_name.sel(model="model-02").to_numpy(), one.to_numpy())
+    assert res.gap_draws({"values": 0.0}).isnull().all()  # no such variant in the fit: NaN, not a guess
+    assert res.fitted_variants() == ["default", "ncs"]
+
+
+def test_one_convergence_check_for_every_kind():
+    """Both kinds use the same check: too few draws give one ConvergenceWarning naming the fit."""
+    _, _, res = small_fit()
+    with pytest.warns(ConvergenceWarning, match=r"^ComplianceGap: .*ESS") as rec:
+        msgs = res.check()
+    assert len(rec) == 1 and msgs and all(isinstance(m, str) for m in msgs)
+    ra = _rational_fit()[1]
+    with pytest.warns(ConvergenceWarning, match=r"^RationalAgent: ") as rec:
+        ra.check()
+    assert len(rec) == 1
+    assert "R-hat" in ra.diagnostics_line() and RHAT_MAX == 1.01
+
+
+@functools.cache
+def _rational_fit():
+    """A tiny steered rational-agent fit (few draws: it does not converge, on purpose)."""
+    df, _ = afd.simulate(n_models=2, n_queries=4, n_samples=2, variants=["default", "ncs"],
+                         steering=[{"vector": "values", "layer": 2, "coefs": [-1.0, 1.0]}], seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return df, afd.RationalAgent(draws=60, tune=60, chains=2, random_seed=4).fit(df)
+
+
+def test_rational_fit_saved_by_the_cli_loads_with_the_same_summary(tmp_path):
+    """``afdecomp fit rational ... --out ra.nc`` writes what ``afd.load_results`` reads back."""
+    from afdecomp.cli import main
+    df, _ = afd.simulate(n_models=2, n_queries=4, n_samples=2, variants=["default", "ncs"], seed=6)
+    data = tmp_path / "tidy.parquet"
+    afd.write_logs(df, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["fit", "rational", str(data), "--out", str(tmp_path / "ra.nc"), "--draws", "40",
+                     "--tune", "40", "--seed", "1"]) == 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            back = afd.load_results(tmp_path / "ra.nc")
+        fresh = afd.RationalAgent(draws=40, tune=40, chains=2, random_seed=1).fit(df)
+    assert isinstance(back, afd.RationalResults)
+    pd.testing.assert_frame_equal(back.summary(), fresh.summary())
+    assert repr(back) == repr(fresh)
+
+
+def test_rational_round_trip_keeps_design_catalog_and_predictions(tmp_path):
+    df, res = _rational_fit()
+    back = afd.load_results(res.to_netcdf(tmp_path / "ra.nc"))
+    pd.testing.assert_frame_equal(back.summary(), res.summary())
+    pd.testing.assert_frame_equal(back.diagnostics(), res.diagnostics())
+    pd.testing.assert_frame_equal(back.identifiability, res.identifiability)
+    pd.testing.assert_frame_equal(back.design.cells, res.design.cells)
+    pd.testing.assert_frame_equal(back.ppc(), res.ppc())
+    assert back.catalog == res.catalog and back.goal_guarding == res.goal_guarding
+    np.testing.assert_array_equal(back.predict_gap("ncs", steer_vector="values", steer_coef=1.0),
+                                  res.predict_gap("ncs", steer_vector="values", steer_coef=1.0))
+    np.testing.assert_array_equal(back.log_likelihood()["k"].values, res.log_likelihood()["k"].values)
+    assert "RationalResults: 2 model(s), 2 variant(s), 1 steering vector(s)" in repr(back)

@@ -16,6 +16,16 @@ import xarray as xr
 from .. import _arviz
 
 
+def gap_logit(beta, gamma, u, w, t):
+    """The gap model's linear predictor ``β + u + t·(γ + w)`` (MODEL.md §1).
+
+    Written with ``+`` and ``*`` only, so the same function builds the PyMC model (PyTensor
+    tensors) and evaluates draws (numpy arrays, which broadcast): ``beta, gamma`` per cell's
+    pair, ``u, w`` per cell's query, ``t`` the oversight (1 training, 0 deployment).
+    """
+    return beta + u + t * (gamma + w)
+
+
 def binomial_potential(k, n, eta):
     """Σ k·η − n·log(1 + e^η) as a PyTensor expression (cells with n = 0 add nothing)."""
     import pytensor.tensor as pt

@@ -194,11 +194,14 @@ class RationalAgent:
         form samples far better), and uses the non-centred form otherwise.
     progress : bool, optional
         Show sampling progress (default: on when the fit is large).
+    hdi_prob : float, default 0.94
+        Probability of the reported highest-density intervals (``summary`` and the analyses).
     """
 
     def __init__(self, draws: int = 1000, tune: int = 1000, chains: int = 2, *, random_seed=None,
                  sampler: str = "auto", goal_guarding: bool = True, covariates=None,
-                 target_accept: float = 0.95, parameterization: str = "auto", progress: bool | None = None):
+                 target_accept: float = 0.95, parameterization: str = "auto", progress: bool | None = None,
+                 hdi_prob: float = 0.94):
         self.draws, self.tune, self.chains = draws, tune, chains
         self.random_seed, self.sampler = random_seed, sampler
         self.goal_guarding = goal_guarding
@@ -206,6 +209,7 @@ class RationalAgent:
         self.target_accept = target_accept
         self.parameterization = parameterization
         self.progress = progress
+        self.hdi_prob = hdi_prob
 
     # ------------------------------------------------------------------ model
     def build(self, design: Design):
@@ -330,12 +334,12 @@ class RationalAgent:
     def fit(self, df: pd.DataFrame, *, catalog: Catalog | None = None):
         """Fit to a tidy table (or a cell table with ``n`` and ``k``); returns RationalResults."""
         from ._sampling import sample
-        from .rational_results import RationalResults
+        from .rational_results import RationalResults, canonical_cells
 
         catalog = catalog or default_catalog()
         is_cells = {"n", "k"} <= set(df.columns)
         cells = df if is_cells else aggregate(df)
-        cells = cells[cells["n"] > 0].reset_index(drop=True)
+        cells = canonical_cells(cells[cells["n"] > 0])
         cov = self.covariates
         if cov is not None and not isinstance(cov, pd.DataFrame):
             if is_cells:
@@ -350,7 +354,8 @@ class RationalAgent:
         idata = sample(model, draws=self.draws, tune=self.tune, chains=self.chains,
                        random_seed=self.random_seed, sampler=self.sampler,
                        target_accept=self.target_accept, progress=self.progress, n_cells=len(cells))
-        res = RationalResults(idata=idata, design=design, catalog=catalog, identifiability=ident,
-                              goal_guarding=self.goal_guarding)
+        idata.attrs.update({"hdi_prob": float(self.hdi_prob),
+                            "random_seed": -1 if self.random_seed is None else int(self.random_seed)})
+        res = RationalResults(idata, design, catalog, ident, goal_guarding=self.goal_guarding)
         res.log_likelihood()
         return res

@@ -1,22 +1,26 @@
 """Results of the rational-agent model: summary, predictions, checks, comparison.
 
-``RationalResults`` holds the posterior (``.idata``) and the design it was fitted on.
-``predict`` evaluates the structural equation (:func:`afdecomp.theory.p_comply`) for any
-counterfactual cues, oversight and steering, per posterior draw, so decompositions and
-theory checks are computed from the same draws.
+``RationalResults`` extends :class:`afdecomp.results.Results`: it holds the posterior
+(``.idata``) and the design it was fitted on, kept in ``.idata`` too (group ``design``: the
+cells; attributes: the catalog and the model's settings), so that ``to_netcdf`` and
+:func:`afdecomp.load_results` round-trip. ``predict`` evaluates the structural equation
+(:func:`afdecomp.theory.delta_utility`) for any counterfactual cues, oversight and steering,
+per posterior draw, so decompositions and theory checks are computed from the same draws.
 """
 
 from __future__ import annotations
 
-import warnings
+import json
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .. import _arviz, theory
-from ..design import CUES, Catalog
-from .rational import Design
+from ..design import CUES, Catalog, Variant, Vector
+from ..results import Results
+from ..schema import CONDITIONS
+from .rational import Design, build_design, identifiability
 
 MODEL_PARAMS = ("b", "V", "S", "g", "rho", "eta")
 POP_PARAMS = ("mu_b", "sigma_b", "mu_logV", "sigma_logV", "mu_S", "sigma_S", "mu_logg", "sigma_logg",
@@ -24,28 +28,53 @@ POP_PARAMS = ("mu_b", "sigma_b", "mu_logV", "sigma_logV", "mu_S", "sigma_S", "mu
 CONDITION = ["model", "scenario", "variant", "steer_vector", "steer_layer", "steer_coef", "oversight"]
 
 
-class RationalResults:
-    """A fitted :class:`~afdecomp.RationalAgent`."""
+class RationalResults(Results):
+    """A fitted :class:`~afdecomp.RationalAgent`.
 
-    def __init__(self, idata, design: Design, catalog: Catalog, identifiability: pd.DataFrame,
-                 goal_guarding: bool = True):
-        self.idata = idata
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        Posterior, sample stats, the pointwise log-likelihood and the design (group ``design``).
+    design : Design
+        The cells and index arrays the model was fitted on.
+    catalog : Catalog
+        The driver catalog of the fit.
+    identifiability : DataFrame
+        What the design identifies (:func:`afdecomp.identifiability`).
+    goal_guarding : bool
+        Whether the model has the goal-guarding term.
+    """
+
+    kind = "RationalAgent"
+
+    def __init__(self, idata, design: Design | None = None, catalog: Catalog | None = None,
+                 identifiability: pd.DataFrame | None = None, goal_guarding: bool | None = None,
+                 *, check: bool = True):
+        if design is None:
+            design, catalog, goal_guarding = design_from_idata(idata)
+        else:
+            if catalog is None:
+                raise ValueError("RationalResults needs the catalog of the fit with its design")
+            goal_guarding = True if goal_guarding is None else bool(goal_guarding)
+            store_design(idata, design, catalog, goal_guarding)
         self.design = design
         self.catalog = catalog
-        self.identifiability = identifiability
         self.goal_guarding = goal_guarding
-        self._warn_diagnostics()
+        self._ident = identifiability
+        super().__init__(idata, check=check)
+
+    @property
+    def identifiability(self) -> pd.DataFrame:
+        """Which parameters the design identifies (recomputed from the design after loading)."""
+        if self._ident is None:
+            self._ident = identifiability(self.design.cells, self.catalog, goal_guarding=self.goal_guarding)
+        return self._ident
+
+    @property
+    def name(self) -> str:
+        return "rational" if self.goal_guarding else "rational (no g)"
 
     # ------------------------------------------------------------------ draws
-    def draws(self, name: str) -> np.ndarray:
-        """Posterior draws of a variable, chains stacked: shape (draw, ...)."""
-        x = _arviz.posterior(self.idata, name)
-        return x.reshape((-1,) + x.shape[2:])
-
-    def has(self, name: str) -> bool:
-        """Whether the posterior has a variable (e.g. ``g`` is absent without goal guarding)."""
-        return name in self.idata["posterior"]
-
     def param_draws(self) -> dict[str, np.ndarray]:
         """Per-draw arrays of every structural parameter: b, V, S, g, rho, eta (draw × model),
         lambda (draw × model × vector) and u (draw × query); absent terms are zeros."""
@@ -61,20 +90,21 @@ class RationalResults:
         return out
 
     # ------------------------------------------------------------------ tables
-    def summary(self, hdi_prob: float = 0.94) -> pd.DataFrame:
+    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
         """Per model and parameter (b, V, S, g, lambda_<vector>, rho, eta) and population rows.
 
         Returns
         -------
         DataFrame
             ``model`` (``"(population)"`` for hyperparameters), ``parameter``, ``mean``, ``sd``,
-            ``lo``, ``hi`` (HDI at ``hdi_prob``).
+            ``lo``, ``hi`` (HDI at ``hdi_prob``, default the fit's ``hdi_prob``, 0.94).
         """
+        prob = self._prob(hdi_prob)
         rows = []
         d = self.design
 
         def add(model, name, x):
-            lo, hi = _arviz.hdi(x[None, :], prob=hdi_prob)
+            lo, hi = _arviz.hdi(x[None, :], prob=prob)
             rows.append((model, name, float(x.mean()), float(x.std(ddof=1)), float(lo[0]), float(hi[0])))
 
         for p in MODEL_PARAMS:
@@ -99,36 +129,25 @@ class RationalResults:
                     add("(population)", f"{p}_{c}", x[:, i])
         return pd.DataFrame(rows, columns=["model", "parameter", "mean", "sd", "lo", "hi"])
 
-    def diagnostics(self) -> pd.DataFrame:
-        """R-hat, bulk and tail ESS of every sampled parameter; ``.attrs['divergences']``."""
-        names = [v for v in self.idata["posterior"].data_vars
-                 if not v.endswith("_z") and v not in ("lambda",)]
-        out = _arviz.diagnostics(self.idata, names)
-        out.attrs["divergences"] = self.divergences
-        return out
+    def checked_parameters(self) -> list[str]:
+        """Every posterior variable but the standardized ``*_z`` and the rescaled ``lambda``."""
+        return [v for v in self.idata["posterior"].data_vars if not v.endswith("_z") and v != "lambda"]
 
-    @property
-    def divergences(self) -> int:
-        return _arviz.divergences(self.idata)
+    # ------------------------------------------------------------------ analyses
+    def gap_draws(self, cues="default", *, queries: str = "observed", scenario: str | None = None,
+                  random_seed=0) -> xr.DataArray:
+        """:meth:`predict_gap` (see :meth:`afdecomp.results.Results.gap_draws`); the structural
+        model does not separate scenarios, so ``scenario`` is not used."""
+        return self.predict_gap(cues, queries=queries, random_seed=random_seed)
 
-    def _warn_diagnostics(self) -> None:
-        try:
-            diag = self.diagnostics()
-        except Exception:  # a degenerate fit (e.g. 1 chain) still returns results
-            return
-        problems = []
-        if diag["r_hat"].max() > 1.01:
-            problems.append(f"max R-hat {diag['r_hat'].max():.3f} > 1.01")
-        if diag["ess_bulk"].min() < 400:
-            problems.append(f"min bulk ESS {diag['ess_bulk'].min():.0f} < 400")
-        if diag["ess_tail"].min() < 400:
-            problems.append(f"min tail ESS {diag['ess_tail'].min():.0f} < 400")
-        if self.divergences:
-            problems.append(f"{self.divergences} divergent transition(s)")
-        if problems:
-            warnings.warn("RationalAgent fit may be unreliable: " + "; ".join(problems)
-                          + " (see .diagnostics(); more draws/tune or a higher target_accept help)",
-                          RuntimeWarning, stacklevel=3)
+    def fitted_variants(self) -> list[str]:
+        return sorted(set(self.design.cells["variant"].astype(str)))
+
+    def _repr_parts(self) -> list[str]:
+        d = self.design
+        return [f"{len(d.models)} model(s)", f"{len(self.fitted_variants())} variant(s)",
+                f"{len(d.vectors)} steering vector(s)", f"{len(d.cells)} cells",
+                "goal guarding" if self.goal_guarding else "no goal guarding"]
 
     # ------------------------------------------------------------------ predictions
     def resolve_cues(self, cues) -> dict[str, float]:
@@ -237,17 +256,8 @@ class RationalResults:
             lambda_goal_guarding=np.where(drv == "goal_guarding", lam_c, 0.0),
             rho=sel["rho"][:, d.m], eta=sel["eta"][:, d.m])
 
-    def log_likelihood(self, chunk: int = 100) -> xr.Dataset:
-        """Pointwise binomial log-likelihood ``log Binom(k | n, p)`` per draw and cell.
-
-        Computed from the draws (the model's likelihood is a ``pm.Potential``) and kept as the
-        ``log_likelihood`` group of ``.idata`` (variable ``k``; dims chain, draw, cell), with the
-        counts as ``observed_data`` — what PSIS-LOO (:meth:`compare`) needs. Returns the group.
-        """
-        from ._loglik import attach_pointwise
-        k = self.design.cells["k"].to_numpy()
-        _arviz.set_group(self.idata, "observed_data", xr.Dataset({"k": ("cell", k.astype(np.int64))}))
-        return attach_pointwise(self.idata, k, self.design.cells["n"].to_numpy(), self._cell_logit, chunk)
+    def _cell_counts(self):
+        return self.design.cells["k"].to_numpy(), self.design.cells["n"].to_numpy()
 
     def ppc(self, hdi_prob: float = 0.94, max_draws: int = 400, random_seed=0) -> pd.DataFrame:
         """Posterior predictive check of the observed gap per condition.
@@ -326,26 +336,82 @@ class RationalResults:
                          "oversight_logit_nonlinearity": float(np.max(np.abs(np.asarray(lg) - lin)))})
         return pd.DataFrame(rows)
 
-    # ------------------------------------------------------------------ comparison
-    def compare(self, *others, names=None) -> pd.DataFrame:
-        """PSIS-LOO comparison with other fits on the same cells (``arviz.compare``).
 
-        Pass a :class:`~afdecomp.GapResults` (the reduced-form model) and/or other
-        ``RationalResults`` (e.g. without goal guarding). Every fit must have been made on the
-        same data, so that the cells (the observations of the LOO) are the same.
-        """
-        self.log_likelihood()
-        fits = {"rational" if self.goal_guarding else "rational (no g)": self.idata}
-        for i, o in enumerate(others):
-            label = (names[i] if names else None) or (
-                ("rational" if o.goal_guarding else "rational (no g)") if isinstance(o, RationalResults)
-                else "reduced-form gap")
-            if label in fits:
-                label = f"{label} #{i + 2}"
-            o.log_likelihood()  # computed from the draws once, then kept in .idata
-            fits[label] = o.idata
-        return _arviz.compare(fits)
+# ----------------------------------------------------------------------------- the design in .idata
+def _catalog_json(catalog: Catalog) -> str:
+    return json.dumps({"variants": {n: {**v.cues(), "description": v.description} for n, v in catalog.variants.items()},
+                       "vectors": {n: {"driver": v.driver, "description": v.description}
+                                   for n, v in catalog.vectors.items()}})
 
-    def to_netcdf(self, path):
-        """Write the posterior (with the design table as a group) to NetCDF."""
-        return _arviz.to_netcdf(self.idata, path)
+
+def _catalog_from_json(text: str) -> Catalog:
+    data = json.loads(text)
+    return Catalog({n: Variant(n, **spec) for n, spec in data["variants"].items()},
+                   {n: Vector(n, **spec) for n, spec in data["vectors"].items()})
+
+
+def _cells_dataset(cells: pd.DataFrame) -> xr.Dataset:
+    out = {}
+    for c in cells.columns:
+        s = cells[c]
+        if c == "steer_layer":
+            out[c] = ("cell", pd.to_numeric(s).astype("Float64").to_numpy(dtype=float, na_value=np.nan))
+        elif pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            out[c] = ("cell", s.to_numpy(dtype=np.int64))
+        elif pd.api.types.is_float_dtype(s.dtype):
+            out[c] = ("cell", s.to_numpy(dtype=float))
+        else:
+            out[c] = ("cell", s.astype(str).to_numpy(dtype=str))
+    return xr.Dataset(out)
+
+
+def _cells_frame(ds: xr.Dataset) -> pd.DataFrame:
+    out = {}
+    for c, v in ds.data_vars.items():
+        if v.dims != ("cell",):
+            continue
+        x = v.values
+        if c == "steer_layer":
+            out[c] = pd.array(x, dtype="Float64").astype("Int64")
+        elif x.dtype.kind in "iuf":
+            out[c] = x
+        elif c == "condition":
+            out[c] = pd.Categorical(x.astype(str), categories=list(CONDITIONS))
+        else:
+            out[c] = pd.Categorical(x.astype(str))
+    return pd.DataFrame(out)
+
+
+def canonical_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cell table as it is stored and read back (categories, Int64 layer): fit and load agree."""
+    return _cells_frame(_cells_dataset(cells.reset_index(drop=True)))
+
+
+def store_design(idata, design: Design, catalog: Catalog, goal_guarding: bool) -> None:
+    """Keep the design (cells, standardized covariates), the catalog and the settings in ``idata``."""
+    ds = _cells_dataset(design.cells)
+    if design.covariates.shape[1]:
+        cov = design.covariates
+        ds = ds.assign(covariates=(("model", "covariate"), cov.to_numpy(dtype=float)),
+                       covariate_mean=("covariate", design.covariate_moments["mean"].to_numpy(dtype=float)),
+                       covariate_sd=("covariate", design.covariate_moments["sd"].to_numpy(dtype=float)))
+        ds = ds.assign_coords(model=list(cov.index.astype(str)), covariate=list(cov.columns))
+    _arviz.set_group(idata, "design", ds)
+    idata.attrs.update({"afdecomp_model": RationalResults.kind, "catalog": _catalog_json(catalog),
+                        "goal_guarding": int(goal_guarding)})
+
+
+def design_from_idata(idata) -> tuple[Design, Catalog, bool]:
+    """The design, catalog and goal-guarding setting stored by :func:`store_design`."""
+    if not _arviz.has_group(idata, "design") or "catalog" not in idata.attrs:
+        raise ValueError("this rational-agent posterior has no stored design; refit it with this version")
+    ds = _arviz.group(idata, "design")
+    catalog = _catalog_from_json(idata.attrs["catalog"])
+    design = build_design(_cells_frame(ds), catalog, None)
+    if "covariates" in ds:
+        cols = [str(c) for c in ds["covariate"].values]
+        models = [str(m) for m in ds["model"].values]
+        design.covariates = pd.DataFrame(ds["covariates"].values, index=pd.Index(models, name="model"), columns=cols)
+        design.covariate_moments = pd.DataFrame({"mean": ds["covariate_mean"].values, "sd": ds["covariate_sd"].values},
+                                                index=cols)
+    return design, catalog, bool(int(idata.attrs.get("goal_guarding", 1)))
