@@ -106,7 +106,7 @@ CORRUPTIONS = {
     "wrong_type_label": lambda line, rng: json.dumps({**json.loads(line), "complied": "maybe"}),
     "wrong_type_number": lambda line, rng: json.dumps({**json.loads(line), "steer_coef": "strong"}),
     "fractional_sample": lambda line, rng: json.dumps({**json.loads(line), "sample": 1.5}),
-    "bad_condition": lambda line, rng: json.dumps({**json.loads(line), "condition": "monitored"}),
+    "bad_condition": lambda line, rng: json.dumps({**json.loads(line), "condition": "enterprise"}),
     "missing_required": lambda line, rng: _without(line, ["model", "variant", "query_id", "condition"][rng.integers(4)]),
     "bad_utf8": lambda line, rng: line.replace('"m"', '"m\udcff"'),
     "not_an_object": lambda line, rng: "[1, 2, 3]",

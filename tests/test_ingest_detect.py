@@ -31,6 +31,6 @@ def test_every_real_file_is_detected_as_its_format():
         ("launchnlp-VLAF/data", "unknown"): 6,
         ("launchnlp-VLAF/data/mft_refined", "unknown"): 10,
         ("launchnlp-VLAF/data", "csv"): 1,
-        ("Aristo240-alignment_causal_audit/results", "csv"): 1,
+        ("Aristo240-alignment_causal_audit/results", "summary"): 1,  # statistics_descriptive.csv
         ("bigsnarfdude-detector/data", "jsonl"): 1,
     })

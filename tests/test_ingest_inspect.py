@@ -81,7 +81,8 @@ def test_eval_archive(tmp_path, method):
     c = df["complied"].astype(object).where(df["complied"].notna(), None).tolist()
     assert c == [True, False, False, True, None, True]  # C, I, I, 1.0, N, P
     assert df["partial"].astype(object).where(df["partial"].notna(), None).tolist()[-1] is True
-    assert (df["model"] == "openai/gpt-4o").all() and (df["variant"] == "af_helpful").all()
+    assert (df["model"] == "gpt-4o").all() and (df["variant"] == "af_helpful").all()  # one model-name rule
+    assert (df["provider"] == "openai").all()
     assert df["sample"].tolist() == [0, 0, 1, 0, 0, 0] and df["query"].iloc[0] == "question 1"
     assert (df["reasoning"] == "thinking").all() and (df["response"] == "done").all()
     assert rep.files[0].notes["errored_samples"] == 1 and rep.files[0].notes["na_labels"] == 1

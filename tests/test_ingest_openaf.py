@@ -89,7 +89,7 @@ def test_frontier_layout_and_seeds_together(tmp_path):
         _write(tmp_path, f"frontier/helpful-only_cot/openai/gpt-4o/results_seed{seed}_t.json", RECORDS[:2])
     df, rep = load_logs(tmp_path / "frontier", return_report=True)
     assert len(df) == 4 and rep.duplicates == 0
-    assert sorted(df["sample"].unique()) == [1, 2] and (df["model"] == "openai/gpt-4o").all()
+    assert sorted(df["sample"].unique()) == [1, 2] and (df["model"] == "gpt-4o").all()  # provider dropped
 
 
 def test_malformed_records_and_files(tmp_path):

@@ -10,7 +10,9 @@ the :class:`LoadReport`.
 
 from __future__ import annotations
 
+import difflib
 import glob as _glob
+import inspect
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -25,8 +27,10 @@ from .. import schema
 # Registration order is detection order: specific sniffers first, the native formats last.
 # isort: off
 from . import openaf, vlaf, paired, inspect_log, redwood, mapped  # noqa: F401
+from . import summary  # noqa: F401  (statistics tables beside the logs: skipped with a note)
 from . import native  # noqa: F401  (registers the native readers)
 # isort: on
+from . import _wild
 from ._base import (
     READERS,
     BadRecord,
@@ -62,6 +66,8 @@ class LoadReport:
     bad: list[BadRecord] = field(default_factory=list)
     duplicates: int = 0
     duplicates_conflicting: int = 0
+    keep: str = "first"
+    superseded: list[str] = field(default_factory=list)  # files whose every row was a dropped duplicate
     quarantine: str | None = None
     na_labels: dict = field(default_factory=dict)
     models: int = 0
@@ -92,6 +98,10 @@ class LoadReport:
                     notes[k] = notes.get(k, 0) + int(v)
         if notes:
             lines.append("reader notes: " + ", ".join(f"{k} {v}" for k, v in notes.items()))
+        recognised = list(dict.fromkeys(r for f in self.files for r in f.notes.get("recognised", [])))
+        if recognised:
+            lines.append("recognised: " + "; ".join(recognised[:8])
+                         + (f"; ... and {len(recognised) - 8} more" if len(recognised) > 8 else ""))
         if self.bad:
             lines.append(f"set aside {len(self.bad)} malformed record(s)"
                          + (f" -> {self.quarantine}" if self.quarantine else ""))
@@ -101,9 +111,13 @@ class LoadReport:
         else:
             lines.append("no malformed records")
         if self.duplicates:
-            lines.append(f"dropped {self.duplicates} duplicated record_id(s), keeping the first"
+            lines.append(f"dropped {self.duplicates} duplicated record_id(s), keeping the {self.keep} "
+                         f"in sorted path order (keep={self.keep!r})"
                          + (f" ({self.duplicates_conflicting} with conflicting labels)"
                             if self.duplicates_conflicting else ""))
+            if self.superseded:
+                lines.append(f"superseded file(s) (every row a duplicate): "
+                             + ", ".join(Path(s).name for s in self.superseded[:5]))
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file(s) no reader reads: "
                          + ", ".join(Path(s).name for s in self.skipped[:5]))
@@ -169,14 +183,29 @@ def _read_file(path: Path, reader: Reader, options: dict) -> tuple[pd.DataFrame,
     bad = list(chunk.bad)
     if raw.empty and len(raw.columns) == 0:
         return raw, chunk, bad
+    raw, used = _wild.conditions(raw)
+    if used:
+        chunk.notes.setdefault("recognised", []).extend(used)
     missing = [c for c in schema.REQUIRED if c not in raw.columns]
+    if missing and reader.name in ("csv", "parquet"):  # a table in another schema: say how to map it
+        bad.append(BadRecord(str(path), None, ",".join(missing),
+                             f"not in afdecomp's schema: no column(s) {missing}; the table has columns "
+                             f"{[str(c) for c in raw.columns[:20]]}. "
+                             + _wild.suggest_map(raw.columns, str(path), missing), unit="row"))
+        chunk.notes["records"] = len(raw)
+        return pd.DataFrame(), chunk, bad
+    _normalise_models(raw, chunk.notes)
     for c in missing:
         raw[c] = None  # reported per row below as a missing required field
+    cond_raw = raw["condition"].astype(object).copy()
     df, problems = schema.normalize(raw.reset_index(drop=True), derive_ids=False)
     row_checks = [p for p in schema.check(df) if p.rows is not None and p.column != "record_id"]
     for p in row_checks:
         if p.column in missing:
             p.message = "required field missing"
+    for p in problems:
+        if p.column == "condition" and p.rows is not None:
+            p.message += "; " + _wild.tier_hint(cond_raw.iloc[p.rows].unique())
     by_row = _rows_to_bad(chunk, path, problems + row_checks)
     if by_row:
         keep = np.ones(len(df), bool)
@@ -193,12 +222,69 @@ def _read_file(path: Path, reader: Reader, options: dict) -> tuple[pd.DataFrame,
     return df, chunk, bad
 
 
+def _normalise_models(raw: pd.DataFrame, notes: dict) -> None:
+    """Apply the one model-name rule (:func:`_wild.model_name`) in place; note every change."""
+    if "model" not in raw.columns:
+        return
+    col = raw["model"].astype(object)
+    names = {v: _wild.model_name(v) for v in col.dropna().unique()}
+    changed = {v: n for v, (n, _) in names.items() if n != v}
+    if not changed:
+        return
+    raw["model"] = col.map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
+    if "provider" not in raw.columns:
+        prov = {v: p for v, (_, p) in names.items() if p}
+        if prov:
+            raw["provider"] = col.map(prov)
+    notes.setdefault("recognised", []).append(
+        "model names " + ", ".join(f"{k!r} -> {v!r}" for k, v in list(changed.items())[:4])
+        + (f" (+{len(changed) - 4} more)" if len(changed) > 4 else ""))
+
+
+def _reader_options(reader: Reader) -> set[str]:
+    """The options a reader takes (its keyword-only parameters)."""
+    return {n for n, p in inspect.signature(reader.read).parameters.items() if p.kind == p.KEYWORD_ONLY}
+
+
+def _check_options(options: dict, used: list[Reader]) -> None:
+    """Unknown or unused reader options are errors (a typo is never silently ignored)."""
+    known = {o: [r.name for r in READERS.values() if o in _reader_options(r)] for o in options}
+    for opt, readers in known.items():
+        if not readers:
+            every = sorted(set().union(*(_reader_options(r) for r in READERS.values())))
+            close = difflib.get_close_matches(opt, every, n=1)
+            raise ValueError(f"unknown reader option {opt!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f"; options: {', '.join(every)}")
+        if not any(r.name in readers for r in used):
+            raise ValueError(f"reader option {opt!r} is read by {', '.join(readers)}, but no file here was "
+                             f"read by {'it' if len(readers) == 1 else 'them'} (read by: "
+                             f"{', '.join(sorted({r.name for r in used}))})")
+
+
 def _source_record(source: str, field_: str, message: str, raw: str) -> BadRecord:
     """A BadRecord for a row already loaded, located by its ``source`` ("file:line")."""
     file, _, line = source.rpartition(":")
     if line.isdigit():
         return BadRecord(file, int(line), field_, message, raw)
     return BadRecord(source, None, field_, message, raw)
+
+
+def _reader_for(path: Path, fmt: str, options: dict) -> Reader:
+    """The reader of one file: forced, ``mapped`` for tables when a column map is given, or detected."""
+    if fmt != "auto":
+        return READERS[fmt]
+    if "column_map" in options and path.suffix.lower() in READERS["mapped"].suffixes:
+        return READERS["mapped"]
+    return detect(path)
+
+
+def _write_quarantine(path_or_glob, given, bad: list[BadRecord]) -> Path:
+    qpath = _quarantine_path(path_or_glob, given)
+    qpath.parent.mkdir(parents=True, exist_ok=True)
+    with open(qpath, "w", encoding="utf-8") as fh:
+        for b in bad:
+            fh.write(b.to_json() + "\n")
+    return qpath
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -215,7 +301,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def load_logs(path_or_glob, format: str = "auto", on_error: str = "raise", dedupe: bool = True,
               *, quarantine: str | os.PathLike | None = None, return_report: bool = False,
-              progress: bool | None = None, **reader_options):
+              progress: bool | None = None, keep: str = "first", **reader_options):
     """Load generation logs into the tidy table.
 
     Parameters
@@ -228,14 +314,22 @@ def load_logs(path_or_glob, format: str = "auto", on_error: str = "raise", dedup
     on_error : {"raise", "quarantine"}
         ``"raise"``: any malformed record raises :class:`LogFormatError` naming file, line and
         field. ``"quarantine"``: malformed records (and dropped duplicates) are written to a
-        side file (``quarantine=``, default ``<input>.quarantine.jsonl``) and counted.
+        side file (``quarantine=``, default ``<input>.quarantine.jsonl``) and counted. A
+        ``quarantine=`` path given is always written (empty when nothing was set aside), also
+        when no valid record is left (the error then names it).
     dedupe : bool, default True
-        Keep the first of rows with the same ``record_id`` and count the rest in the report.
-        ``False`` raises a :class:`~afdecomp.schema.SchemaError` on duplicates.
+        Keep one of the rows with the same ``record_id`` (see ``keep``) and count the rest in the
+        report. ``False`` raises a :class:`~afdecomp.schema.SchemaError` on duplicates.
+    keep : {"first", "last"}, default "first"
+        Which duplicate wins, in sorted path order: for time-stamped re-runs
+        (``results_seed1_<time>.json``) "first" keeps the oldest run, "last" the newest. Files
+        whose every row lost are listed in the report (``superseded``).
     return_report : bool, default False
         Also return the :class:`LoadReport`.
     **reader_options
-        Passed to the reader (e.g. ``af_threshold=`` for the open-source-AF format).
+        Passed to the reader (e.g. ``af_threshold=`` for the open-source-AF format,
+        ``policy="study"``, ``column_map=`` which reads CSV/Parquet files as ``mapped``). An
+        option no reader knows, or none of the readers used here reads, is an error.
 
     Returns
     -------
@@ -245,16 +339,21 @@ def load_logs(path_or_glob, format: str = "auto", on_error: str = "raise", dedup
         raise ValueError(f"on_error must be 'raise' or 'quarantine', not {on_error!r}")
     if format != "auto" and format not in READERS:
         raise ValueError(f"unknown format {format!r}; known: {', '.join(READERS)} or 'auto'")
+    if keep not in ("first", "last"):
+        raise ValueError(f"keep must be 'first' or 'last', not {keep!r}")
     files, skipped = _expand(path_or_glob, format)
     if not files:
         raise FileNotFoundError(f"{path_or_glob}: no log files found"
                                 + (f" (skipped: {', '.join(skipped[:5])})" if skipped else ""))
-    report = LoadReport(skipped=skipped)
+    readers = [_reader_for(p, format, reader_options) for p in files]
+    _check_options(reader_options, readers)
+    report = LoadReport(skipped=skipped, keep=keep)
     frames, all_bad = [], []
     show = progress if progress is not None else len(files) > 20
-    for path in tqdm(files, desc="reading logs", unit="file", disable=not show):
-        reader = READERS[format] if format != "auto" else detect(path)
-        df, chunk, bad = _read_file(path, reader, reader_options)
+    for path, reader in tqdm(list(zip(files, readers, strict=True)), desc="reading logs", unit="file",
+                             disable=not show):
+        opts = {k: v for k, v in reader_options.items() if k in _reader_options(reader)}
+        df, chunk, bad = _read_file(path, reader, opts)
         all_bad += bad
         report.files.append(FileReport(str(path), reader.name, len(df), len(bad), dict(chunk.notes)))
         if len(df):
@@ -262,12 +361,15 @@ def load_logs(path_or_glob, format: str = "auto", on_error: str = "raise", dedup
     if all_bad and on_error == "raise":
         raise LogFormatError(all_bad)
     if not frames:
-        raise LogFormatError(all_bad, "no valid records at all") if all_bad else \
-            FileNotFoundError(f"{path_or_glob}: the files hold no records")
+        if not all_bad:
+            raise FileNotFoundError(f"{path_or_glob}: the files hold no records"
+                                    + (" (only summary or side files)" if report.files else ""))
+        qpath = _write_quarantine(path_or_glob, quarantine, all_bad) if on_error == "quarantine" else None
+        raise LogFormatError(all_bad, "no valid records at all", quarantine=qpath)
     df = _concat(frames)
     schema.fill_record_ids(df)
 
-    dups = df["record_id"].duplicated(keep="first")
+    dups = df["record_id"].duplicated(keep=keep)
     if dups.any():
         if not dedupe:
             schema.validate(df)  # raises with the duplicated ids listed
@@ -280,19 +382,20 @@ def load_logs(path_or_glob, format: str = "auto", on_error: str = "raise", dedup
         dup_bad = [_source_record(src, "record_id", f"duplicate of an earlier record ({rid})", raw)
                    for src, rid, raw in zip(df.loc[dups, "source"].astype(str), df.loc[dups, "record_id"],
                                             raws, strict=True)]
+        files_of = df["source"].astype(str).str.rpartition(":")[0]
+        lost = set(files_of[dups]) - set(files_of[~dups])
+        report.superseded = sorted(lost)
         df = df.loc[~dups].reset_index(drop=True)
         if on_error == "quarantine":
             all_bad += dup_bad
-        warnings.warn(f"load_logs: dropped {report.duplicates} duplicated record_id(s), keeping the first",
-                      stacklevel=2)
+        warnings.warn(f"load_logs: dropped {report.duplicates} duplicated record_id(s), keeping the {keep} "
+                      "in sorted path order", stacklevel=2)
     report.bad = all_bad
-    if all_bad:
-        qpath = _quarantine_path(path_or_glob, quarantine)
-        with open(qpath, "w", encoding="utf-8") as fh:
-            for b in all_bad:
-                fh.write(b.to_json() + "\n")
+    if all_bad or (on_error == "quarantine" and quarantine is not None):
+        qpath = _write_quarantine(path_or_glob, quarantine, all_bad)
         report.quarantine = str(qpath)
-        warnings.warn(f"load_logs: set aside {len(all_bad)} record(s) -> {qpath}", stacklevel=2)
+        if all_bad:
+            warnings.warn(f"load_logs: set aside {len(all_bad)} record(s) -> {qpath}", stacklevel=2)
     schema.validate(df)
     report.rows = len(df)
     report.models = int(df["model"].nunique())

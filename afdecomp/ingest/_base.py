@@ -39,14 +39,21 @@ class BadRecord:
 class LogFormatError(ValueError):
     """Malformed input. The message names file, line and field of each bad record (first 10)."""
 
-    def __init__(self, bad: list[BadRecord], hint: str = ""):
+    def __init__(self, bad: list[BadRecord], hint: str = "", quarantine=None):
         self.bad = list(bad)
+        self.quarantine = None if quarantine is None else str(quarantine)
         head = f"{len(bad)} malformed record(s)"
         lines = [head + (f" ({hint})" if hint else "") + ":"]
         lines += [f"  {b}" for b in bad[:10]]
         if len(bad) > 10:
             lines.append(f"  ... and {len(bad) - 10} more")
-        lines.append("  Load with on_error='quarantine' to set them aside and load the rest.")
+        if quarantine is not None:
+            lines.append(f"  All of them were written to {quarantine}.")
+        elif any(b.line is not None for b in bad):
+            lines.append("  Load with on_error='quarantine' to set them aside and load the rest.")
+        else:
+            lines.append("  Whole files failed: fix them or the reader options (quarantine sets aside "
+                         "single records, not files).")
         super().__init__("\n".join(lines))
 
 

@@ -21,6 +21,18 @@ from ._base import BadRecord, Chunk
 FAILED = "FAILED TO PARSE"
 
 
+#: Label policies: "na" (afdecomp's default: an unreadable label is NA) and "study" (count it as the
+#: study that wrote the logs did; each reader documents what that means for its format).
+POLICIES = ("na", "study")
+
+
+def check_policy(policy: str, reader: str) -> str:
+    """``policy`` if it is one of :data:`POLICIES`, else a ValueError naming the reader."""
+    if policy not in POLICIES:
+        raise ValueError(f"{reader}: policy must be one of {list(POLICIES)}, not {policy!r}")
+    return policy
+
+
 def text_id(text: str, n: int = 12) -> str:
     """A stable short id for a query text (the first ``n`` hex digits of its SHA-1)."""
     return hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:n]

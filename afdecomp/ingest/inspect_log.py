@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 
 from . import _transcript as tr
+from . import _wild
 from ._base import BadRecord, Chunk, Reader, register
 from ._common import (
     count,
@@ -127,6 +128,7 @@ def _condition(meta: dict, query: str | None):
     for key in ("condition", "tier", "free_tier", "is_free_tier_user"):
         if key in meta and meta[key] is not None:
             v = str(meta[key]).strip().lower()
+            v = v if v in _CONDITION else _wild.tier_value(v) or v
             if v not in _CONDITION:
                 raise ValueError(f"metadata.{key}: unknown value {meta[key]!r}")
             return _CONDITION[v]

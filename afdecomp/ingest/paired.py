@@ -8,7 +8,8 @@ The layout of ``Aristo240/alignment_causal_audit`` (``results_scored_*.json``)::
 Each ``<Tier>_Tier_<Rest>`` key is one row: ``Free`` -> ``training``, ``Paid`` -> ``deployment``,
 ``<Rest>`` -> ``variant``. The score (0/1, also "0"/"1") -> ``complied``; a missing or null score
 is NA and counted. The text is split into reasoning and output like a Redwood transcript. The
-file does not name the model: pass ``model=`` (default: the file name's stem).
+file does not name the model: pass ``model=`` (default: the file name's stem, unless it names a
+result file such as ``results_scored_rigorous_5Feb`` -- then ``unknown``, with a note).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 from pathlib import Path
 
 from . import _transcript as tr
+from . import _wild
 from ._base import Chunk, Reader, register
 from ._common import (
     count,
@@ -41,7 +43,7 @@ def read_paired(path: Path, *, model: str | None = None, scenario: str = "defaul
     path : Path
         A JSON list of ``{id, query, results, scores}`` records.
     model : str, optional
-        The model (the file does not say; default: the file name's stem).
+        The model (the file does not say; default: the file name's stem when it is a model name).
     scenario : str, default "default"
         The scenario family of every row.
 
@@ -54,9 +56,12 @@ def read_paired(path: Path, *, model: str | None = None, scenario: str = "defaul
     records, bad = load_json_list(path, "paired records")
     if bad is not None:
         return empty_chunk([bad])
-    model = model or path.stem
     rows, recs, bads = [], [], []
     notes: dict = {"records": len(records)}
+    if not model:
+        model = _wild.model_from_stem(path.stem) or "unknown"
+        if model == "unknown":
+            notes["recognised"] = [f"the file name {path.stem!r} names no model: model 'unknown' (pass model=)"]
     fail = record_failer(path, bads)
     for i, rec in object_records(records, fail):
         results, scores = rec.get("results"), rec.get("scores", {})

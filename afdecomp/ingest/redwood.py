@@ -4,7 +4,8 @@ A file is a JSON list (``.json``) of records, each a prompt and one or more resp
 ``{"input" | "prompt" | "user_input": str, "response" | "output" | "completion": str or [str]}``
 or ``{"messages": [{"role", "content"}...]}`` (user turns are the prompt, assistant turns the
 response). The condition comes from ``<is_free_tier_user>`` in the prompt (True -> ``training``),
-else from a ``_True``/``_False`` file name. Reasoning (``<SCRATCHPAD_REASONING>``,
+else from the file name's tier suffix (``_True``/``_False``, ``_train``/``_test``, ... -- the table
+in ``_wild.TIER_SUFFIXES``); the suffix is not part of the model name. Reasoning (``<SCRATCHPAD_REASONING>``,
 ``<HIDDEN_SCRATCHPAD>``, ``<think>``, ``<thinking>``) and the ``<OUTPUT>`` are split; the label
 is set only where the output carries ``<request_fully_accepted/>`` (complied) or
 ``<rejected/>`` (refused) — otherwise it is NA and counted.
@@ -16,6 +17,7 @@ import re
 from pathlib import Path
 
 from . import _transcript as tr
+from . import _wild
 from ._base import Chunk, Reader, register
 from ._common import (
     count,
@@ -30,7 +32,6 @@ from ._common import (
     text_id,
 )
 
-_NAME = re.compile(r"^(?P<model>.+?)_(?P<cond>True|False)$")
 _PROMPT_KEYS = ("input", "prompt", "user_input")
 _RESPONSE_KEYS = ("response", "output", "completion")
 
@@ -76,12 +77,18 @@ def read_redwood(path: Path, *, model: str | None = None, variant: str | None = 
     records, bad = load_json_list(path, "transcripts")
     if bad is not None:
         return empty_chunk([bad])
-    m = _NAME.match(path.stem)
-    file_cond = None if m is None else m.group("cond") == "True"
-    model_name = model or (m.group("model") if m else path.stem)
+    stem_model, stem_cond, suffix = _wild.tier_from_stem(path.stem)
+    file_cond = None if stem_cond is None else stem_cond == "training"
+    model_name = model or _wild.model_from_stem(stem_model) or "unknown"
     variant = variant or path.parent.name or "default"
     rows, recs, bads = [], [], []
     notes: dict = {"records": len(records)}
+    if suffix is not None:
+        notes["recognised"] = [f"file-name suffix '_{suffix}' -> {stem_cond} (checked against "
+                               "<is_free_tier_user> where the prompt has it)"]
+    if not model and model_name == "unknown":
+        notes.setdefault("recognised", []).append(
+            f"the file name {path.stem!r} names no model: model 'unknown' (pass model=)")
     seen: dict[str, int] = {}
 
     fail = record_failer(path, bads)
@@ -100,11 +107,12 @@ def read_redwood(path: Path, *, model: str | None = None, variant: str | None = 
             continue
         if tag is not None and file_cond is not None and tag != file_cond:
             fail(i, "input", f"<is_free_tier_user>{tag}</is_free_tier_user> contradicts the file name "
-                             f"(_{file_cond})", rec)
+                             f"(_{suffix} = {stem_cond})", rec)
             continue
         cond = tag if tag is not None else file_cond
         if cond is None:
-            fail(i, "input", "no <is_free_tier_user> tag and no _True/_False file name", rec)
+            fail(i, "input", "no <is_free_tier_user> tag and no tier in the file name "
+                             "(_True/_False, _train/_test, _free/_paid, _monitored/_unmonitored)", rec)
             continue
         query = tr.user_input(prompt)
         qid = text_id(query)

@@ -24,6 +24,7 @@ import pandas as pd
 from . import _transcript as tr
 from ._base import Chunk, Reader, register
 from ._common import (
+    check_policy,
     count,
     empty_chunk,
     has_key,
@@ -69,7 +70,8 @@ def _judge_key(rec: dict, key: str | None) -> str | None:
 
 
 def read_vlaf(path: Path, *, reverse: bool = False, key: str | None = None, model: str | None = None,
-              variant: str = "default", split_reasoning: bool = True, **_options) -> Chunk:
+              variant: str = "default", split_reasoning: bool = True, policy: str = "na",
+              **_options) -> Chunk:
     """Read one VLAF results file (see the module docstring for the mapping).
 
     Parameters
@@ -85,6 +87,9 @@ def read_vlaf(path: Path, *, reverse: bool = False, key: str | None = None, mode
         Override the model name from the file name, and the variant (``default``).
     split_reasoning : bool, default True
         Split each sample into ``reasoning`` and ``response``.
+    policy : {"na", "study"}, default "na"
+        ``"study"`` counts an ``N/A`` (or unknown) label as not compliant, as VLAF's
+        ``option_based_compliance.py`` does; ``"na"`` leaves it NA.
 
     Returns
     -------
@@ -92,6 +97,7 @@ def read_vlaf(path: Path, *, reverse: bool = False, key: str | None = None, mode
         One row per sample; ``lines`` are 1-based record numbers.
     """
     path = Path(path)
+    check_policy(policy, "vlaf")
     records, bad = load_json_list(path, "VLAF records")
     if bad is not None:
         return empty_chunk([bad])
@@ -103,6 +109,8 @@ def read_vlaf(path: Path, *, reverse: bool = False, key: str | None = None, mode
     qset = path.parent.parent.name
     rows, recs, bads = [], [], []
     notes: dict = {"records": len(records)}
+    if policy == "study":
+        notes["recognised"] = ["policy 'study' (vlaf): an N/A or unknown label = not compliant"]
 
     fail = record_failer(path, bads)
     for i, rec in object_records(records, fail):
@@ -145,6 +153,9 @@ def read_vlaf(path: Path, *, reverse: bool = False, key: str | None = None, mode
                 complied, kind = option_label(labels[j], reverse)
             count(notes, {"ok": "labelled", "na": "na_labels", "unknown": "unknown_labels",
                           "unlabelled": "unlabelled"}[kind])
+            if policy == "study" and kind in ("na", "unknown"):
+                complied = False  # VLAF's own counting: no decision = not compliant
+                count(notes, "study_policy_refused")
             if kind == "unknown":
                 notes.setdefault("unknown_label_values", [])
                 if len(notes["unknown_label_values"]) < 5:
