@@ -141,6 +141,7 @@ def _apply_stores(df, stores):
 
     from .label.run import apply_labels
     from .label.store import VoteStore
+    from .label.tasks import bundled_tasks
     held = []
     for path in stores:
         with VoteStore(path, readonly=True) as vs:
@@ -148,6 +149,10 @@ def _apply_stores(df, stores):
         if h.empty:
             raise ValueError(f"{path}: the vote store holds no votes")
         for g in h.itertuples():
+            if g.task not in bundled_tasks():
+                print(f"{path}: skipped task {g.task!r}, which is not bundled: apply it with "
+                      f"afd.apply_labels(df, {str(path)!r}, task='<its TOML file>') or `afdecomp label ... --table`")
+                continue
             df = apply_labels(df, path, task=g.task, judge=g.judge, scoring=g.scoring)
         held.append(h.assign(store=str(path)))
         print(f"applied {len(h)} labelling(s) from {path}: {', '.join(sorted(set(h['task'])))}")
@@ -245,25 +250,42 @@ def cmd_steer_random(args) -> None:
     print(f"random control {vec.name!r}: hidden size {hidden}, layers {layers} -> {out}")
 
 
+#: Engine options of the command line, and the providers they apply to.
+_JUDGE_OPTIONS = {"batch_size": ("hf", "openai", "mockllm"), "concurrency": ("openai",), "timeout": ("openai",)}
+
+
 def _judge_options(args) -> dict:
-    """Engine options given on the command line (only those set)."""
-    opts = {"batch_size": args.batch_size, "concurrency": args.concurrency, "timeout": args.timeout}
-    return {k: v for k, v in opts.items() if v is not None}
+    """Engine options given on the command line (only those set); an option the judge's provider
+    does not have is an error, not silently ignored."""
+    from .label.judges import split_spec
+    provider, _ = split_spec(args.judge)
+    opts = {k: getattr(args, k) for k in _JUDGE_OPTIONS if getattr(args, k) is not None}
+    wrong = [k for k in opts if provider not in _JUDGE_OPTIONS[k]]
+    if wrong:
+        flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
+        raise ValueError(f"{flags} do(es) not apply to {provider}/ judges")
+    if args.base_url and provider != "openai":
+        raise ValueError(f"--base-url applies to openai/ judges, not {provider}/")
+    return opts
 
 
 def cmd_label(args) -> None:
     from .ingest import write_logs
+    from .label.judges import load_judge
     from .label.run import apply_labels, label
     df, _ = _load(args)
     if args.limit is not None:
         df = df.head(args.limit)
-    for task in args.task:
-        labels = label(df, task, args.judge, votes=args.votes, store=args.out, scoring=args.scoring,
-                       temperature=args.temperature, max_tokens=args.max_tokens, threshold=args.threshold,
-                       base_url=args.base_url, only_missing=False if args.all else None,
-                       progress=not args.no_progress, **_judge_options(args))
-        print(labels.attrs["report"])
-        df = apply_labels(df, labels)
+    judge = load_judge(args.judge, base_url=args.base_url, **_judge_options(args))  # once for every task
+    try:
+        for task in args.task:
+            labels = label(df, task, judge, votes=args.votes, store=args.out, scoring=args.scoring,
+                           temperature=args.temperature, max_tokens=args.max_tokens, threshold=args.threshold,
+                           only_missing=False if args.all else None, progress=not args.no_progress)
+            print(labels.attrs["report"])
+            df = apply_labels(df, labels)
+    finally:
+        judge.close()
     print(f"votes -> {args.out} (re-run the same command to resume; answered votes are never asked again)")
     if args.table:
         out = write_logs(df, args.table)
@@ -289,8 +311,9 @@ def cmd_validate_judge(args) -> None:
     val = validate_labels(labels, gold, threshold=args.threshold, dataset=str(args.labelled),
                           progress=not args.no_progress)
     print(val)
-    gold[["record_id", "truth", "label"]].merge(labels.drop(columns=["answers"], errors="ignore"),
-                                              on="record_id", how="left").to_csv(out / "scores.csv", index=False)
+    gold[["record_id", "truth", "label"]].merge(labels.drop(columns=["answers"], errors="ignore"), on="record_id",
+                                              how="left", suffixes=("_human", "_judge")).to_csv(
+        out / "scores.csv", index=False)
     val.to_json(out / "validation.json")
     _judge_figures(val, out)
     print(f"validation -> {out / 'validation.json'}; figures and scores.csv -> {out}")

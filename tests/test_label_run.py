@@ -285,3 +285,20 @@ def test_store_with_two_prompt_versions(tmp_path):
     out = apply_labels(df, store, task="af_reasoning")  # the bundled version is the one named
     assert out["judge"].tolist() == ["af_reasoning=mockllm/no (3 votes)"] * 2
     assert apply_labels(df, store, task=old)["judge"].tolist() == ["af_reasoning=mockllm/no (2 votes)"] * 2
+
+
+def test_votes_asked_with_other_sampling_settings_are_not_reused(tmp_path):
+    """A vote at temperature 0.2 answers another question than one at 1.0: the store refuses to
+    mix them (naming both settings) rather than silently reuse the old votes."""
+    from afdecomp.label.judges import MockJudge
+    from afdecomp.label.run import label as run_label
+    df = pd.DataFrame({"model": "m", "condition": ["training", "deployment"], "variant": "default",
+                       "query_id": ["q1", "q2"], "reasoning": ["I may be modified.", "Nothing to see."]})
+    store = tmp_path / "votes.jsonl"
+    run_label(df, "af_reasoning", MockJudge("mockllm/yes"), votes=2, store=store, temperature=1.0, progress=False)
+    with pytest.raises(ValueError, match="temperature=1.0, max_tokens=768, not temperature=0.2"):
+        run_label(df, "af_reasoning", MockJudge("mockllm/yes"), votes=2, store=store, temperature=0.2,
+                  progress=False)
+    again = run_label(df, "af_reasoning", MockJudge("mockllm/yes"), votes=2, store=store, temperature=1.0,
+                      progress=False)
+    assert again.attrs["report"].reused == 4 and again.attrs["report"].asked == 0

@@ -172,15 +172,18 @@ def label(df, task: str | Path | Task, judge: str | Judge, *, votes: int = 20,
                          truncated_tail=vs.truncated)
     try:
         rows, report.skipped = _eligible(table, task, only_missing)
-        todo = []
+        todo, reused = [], []
         for r in rows:
             for v in range(n_votes):
                 key = (r["record_id"], task.name, task.hash, judge.spec, scoring, v)
                 got = vs.get(key)
+                if got is not None:
+                    reused.append(got)
                 if got is not None and (got["ok"] or not retry_failed):
                     report.reused += 1
                 else:
                     todo.append((r, key, vs.attempts(key)))
+        _check_settings(reused, _settings(scoring, temperature, max_tokens or task.max_tokens), vs.path)
         _ask(todo, task, judge, vs, report, scoring=scoring, temperature=temperature,
              max_tokens=max_tokens or task.max_tokens, progress=progress)
         out = _aggregate(vs.table(task=task.name, task_hash=task.hash, judge=judge.spec, scoring=scoring),
@@ -258,6 +261,7 @@ def _ask(todo: list, task: Task, judge: Judge, vs: VoteStore, report: LabelRepor
     if not todo:
         return
     bs = max(1, int(getattr(judge, "batch_size", 1) or 1))
+    settings = _settings(scoring, temperature, max_tokens)
     bar = tqdm(total=len(todo), unit="vote" if scoring == "votes" else "record", file=sys.stderr,
                desc=f"labelling {task.name}", disable=not progress, dynamic_ncols=True)
     try:
@@ -283,7 +287,7 @@ def _ask(todo: list, task: Task, judge: Judge, vs: VoteStore, report: LabelRepor
             if len(results) != len(prompts):
                 raise JudgeFailed(f"judge {judge.spec} returned {len(results)} answers for {len(prompts)} prompts")
             now = datetime.now(UTC).isoformat(timespec="seconds")
-            lines = [_vote_line(task, key, p.seed, res, scoring, now)
+            lines = [_vote_line(task, key, p.seed, res, scoring, now) | settings
                      for (_, key, _), p, res in zip(chunk, prompts, results, strict=True)]
             vs.append(lines)
             report.asked += len(lines)
@@ -294,6 +298,24 @@ def _ask(todo: list, task: Task, judge: Judge, vs: VoteStore, report: LabelRepor
             bar.set_postfix_str(f"{report.failed_now} failed")
     finally:
         bar.close()
+
+
+def _settings(scoring: str, temperature: float, max_tokens: int) -> dict:
+    """The sampling settings a vote was asked with (stored on its line; log-prob scoring has none)."""
+    if scoring != "votes":
+        return {"temperature": None, "max_tokens": None}
+    return {"temperature": float(temperature), "max_tokens": int(max_tokens)}
+
+
+def _check_settings(reused: list[dict], want: dict, store) -> None:
+    """Refuse to mix votes asked with other sampling settings (they answer another question)."""
+    seen = {(v.get("temperature"), v.get("max_tokens")) for v in reused} - {(None, None)}
+    other = sorted(seen - {(want["temperature"], want["max_tokens"])}, key=str)
+    if other:
+        t, m = other[0]
+        raise ValueError(f"{store}: holds votes of this task and judge asked with temperature={t}, "
+                         f"max_tokens={m}, not temperature={want['temperature']}, max_tokens={want['max_tokens']}; "
+                         "re-run with those settings, or write to a new store")
 
 
 def _vote_line(task: Task, key: tuple, seed: int, res, scoring: str, now: str) -> dict:

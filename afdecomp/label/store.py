@@ -3,7 +3,9 @@
 A vote is keyed by (``record_id``, ``task``, ``task_hash``, ``judge``, ``scoring``, ``vote``);
 a line also holds its ``seed``, the parsed ``answer`` (null when unparseable), ``prob``
 (answer probabilities, for log-probability scoring), ``ok``, the judge's ``raw`` text (kept for
-audit), ``error``, token counts and the ``time`` it was written.
+audit), ``error``, token counts, the sampling settings (``temperature``, ``max_tokens``: votes
+asked with other settings are not reused, see :func:`afdecomp.label.run.label`) and the ``time``
+it was written.
 
 Rules, so that a run can be killed at any moment and re-run without paying twice:
 
@@ -31,8 +33,8 @@ from .._jsonl import JsonlWriter, cut_torn_tail, numbered_lines
 
 KEY = ("record_id", "task", "task_hash", "judge", "scoring", "vote")
 #: What ``table()`` returns per key (the judge's raw text stays in the file, not in memory).
-FIELDS = KEY + ("seed", "answer", "prob", "ok", "error", "prompt_tokens", "completion_tokens", "time",
-                "attempts")
+FIELDS = KEY + ("seed", "answer", "prob", "ok", "error", "prompt_tokens", "completion_tokens", "temperature",
+                "max_tokens", "time", "attempts")
 _TYPES = {"record_id": str, "task": str, "task_hash": str, "judge": str, "scoring": str, "vote": int,
           "ok": bool}
 GROUP = ("task", "task_hash", "judge", "scoring")

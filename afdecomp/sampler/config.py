@@ -87,6 +87,17 @@ class RunConfig:
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _model_source(source: str | None, base: Path) -> str | None:
+    """A ``model`` entry: a local folder relative to the config file (or with ``~``) becomes an
+    absolute path; anything else (a hub id) is kept as written."""
+    if not source:
+        return source
+    p = Path(source).expanduser()
+    if not p.is_absolute() and (base / p).exists():
+        return str(base / p)
+    return str(p) if p.exists() else source
+
+
 def _err(where: str, msg: str) -> ValueError:
     return ValueError(f"{where}: {msg}")
 
@@ -153,7 +164,7 @@ def load_config(path: str | Path) -> RunConfig:
             if extra:
                 raise _err(w, f"{extra} only apply to backend = \"openai\" (this model's backend is {backend!r})")
         try:
-            models.append(ModelSpec(name=name, source=m.get("model"), build=m.get("build"),
+            models.append(ModelSpec(name=name, source=_model_source(m.get("model"), base), build=m.get("build"),
                                     tokenizer=m.get("tokenizer"), dtype=m.get("dtype", "auto"),
                                     device_map=m.get("device_map"), init_seed=int(m.get("init_seed", 0)),
                                     trust_remote_code=bool(m.get("trust_remote_code", False)),
