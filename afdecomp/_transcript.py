@@ -7,8 +7,9 @@ A transcript is scanned left to right for reasoning tags (``<SCRATCHPAD_REASONIN
 
 - inside a reasoning block every other tag is text (quoted tags do not open or close anything);
   only the block's own closing tag ends it; a block left open runs to the end;
-- a closing reasoning tag met before any block was opened (the R1 family: the chat template
-  already holds ``<think>``) makes everything before it reasoning;
+- when the first reasoning tag is a closing one (the R1 family: the chat template already holds
+  ``<think>``), the text begins inside the reasoning: everything up to that tag is reasoning,
+  whatever tags it quotes;
 - the response is the last output block, else the text outside the reasoning (stray closing
   tags and Redwood turn markers ``AI:`` / ``<NEXT/>`` removed);
 - a decision tag counts only where the response (without an output block: the text after the
@@ -88,6 +89,9 @@ def parse_transcript(text: str, reasoning_tags=REASONING_TAGS, output_tag: str =
     text = _NOISE.sub("", text)
     names = tuple(reasoning_tags)
     tok = _token_re(names, output_tag)
+    if starts_in_reasoning is None:  # R1 style: the first reasoning tag is a closing one
+        first = next((m for m in tok.finditer(text) if m.group(2) in names), None)
+        starts_in_reasoning = first is not None and first.group(1) == "/"
     reasoning: list[str] = []
     outside: list[str] = []
     outputs: list[tuple[str, bool]] = []
@@ -103,10 +107,6 @@ def parse_transcript(text: str, reasoning_tags=REASONING_TAGS, output_tag: str =
             if not closing:
                 outside.append(piece)
                 state = ("r", name) if name in names else ("o", name)
-            elif name in names and not seen_structure and starts_in_reasoning is not False:
-                reasoning.append(piece)  # R1 style: the text began inside the reasoning
-                bare = True
-                after_reasoning = len(outside)
             elif name == output_tag and not seen_structure:
                 outputs.append((piece, True))  # the text began inside the output block
             else:

@@ -50,8 +50,8 @@ def _prompt_and_responses(rec: dict) -> tuple[str | None, list | None, str]:
     resp = rec.get(key) if key else None
     if isinstance(resp, str):
         resp = [resp]
-    if isinstance(resp, list) and not all(isinstance(r, str) for r in resp):
-        resp = None
+    if not isinstance(resp, list) or not all(isinstance(r, str) for r in resp):
+        resp = None  # a number, an object, a list holding non-strings: no usable response
     return prompt, resp, key or "response"
 
 
