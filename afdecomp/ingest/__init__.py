@@ -183,6 +183,7 @@ def _read_file(path: Path, reader: Reader, options: dict) -> tuple[pd.DataFrame,
     bad = list(chunk.bad)
     if raw.empty and len(raw.columns) == 0:
         return raw, chunk, bad
+    columns = [str(c) for c in raw.columns]  # as the file has them
     raw, used = _wild.conditions(raw)
     if used:
         chunk.notes.setdefault("recognised", []).extend(used)
@@ -190,8 +191,7 @@ def _read_file(path: Path, reader: Reader, options: dict) -> tuple[pd.DataFrame,
     if missing and reader.name in ("csv", "parquet"):  # a table in another schema: say how to map it
         bad.append(BadRecord(str(path), None, ",".join(missing),
                              f"not in afdecomp's schema: no column(s) {missing}; the table has columns "
-                             f"{[str(c) for c in raw.columns[:20]]}. "
-                             + _wild.suggest_map(raw.columns, str(path), missing), unit="row"))
+                             f"{columns[:20]}. " + _wild.suggest_map(columns, str(path)), unit="row"))
         chunk.notes["records"] = len(raw)
         return pd.DataFrame(), chunk, bad
     _normalise_models(raw, chunk.notes)
