@@ -23,6 +23,7 @@ from scipy import stats
 from . import _arviz
 from ._bootstrap import interval, query_bootstrap
 from .models.baseline import rates, seed_sem_gap
+from .results import as_fit
 
 COLUMNS = ["model", "variant", "source", "gap", "gap_lo", "gap_hi", "contrast", "contrast_lo", "contrast_hi"]
 
@@ -36,21 +37,25 @@ def _unsteered(df: pd.DataFrame) -> pd.DataFrame:
 
 def ablation_contrasts(df: pd.DataFrame | None = None, results=None, *, reference: str = "default",
                        hdi_prob: float = 0.94, method: str = "bootstrap", n_boot: int = 2000,
-                       random_seed=0) -> pd.DataFrame:
+                       scenario: str | None = None, random_seed=0) -> pd.DataFrame:
     """Gap per prompt variant and ``gap(reference) − gap(variant)``, from data and/or a fitted model.
 
     Parameters
     ----------
     df : DataFrame, optional
         The tidy table (gives the ``source="data"`` rows).
-    results : RationalResults or reduced-form results, optional
-        A fitted model (gives the ``source="model"`` rows for the variants it was fitted on).
+    results : Results, optional
+        A fitted model, :class:`~afdecomp.RationalResults` or :class:`~afdecomp.GapResults` (or
+        any object with ``pairs()`` and ``draws("gap")``): the ``source="model"`` rows for the
+        variants it was fitted on, from :meth:`~afdecomp.results.Results.gap_draws`.
     reference : str
         The full prompt (default ``"default"``).
     hdi_prob : float
         Interval probability (HDI for the model, percentile or normal interval for the data).
     method : {"bootstrap", "seed"}
         Data intervals: query bootstrap (default) or the papers' seed SEM.
+    scenario : str, optional
+        Only this scenario (data and a reduced-form fit; needed for a fit of several scenarios).
 
     Returns
     -------
@@ -64,6 +69,8 @@ def ablation_contrasts(df: pd.DataFrame | None = None, results=None, *, referenc
     parts = []
     if df is not None:
         sub = _unsteered(df)
+        if scenario is not None:
+            sub = sub[sub["scenario"].astype(str) == scenario]
         if reference not in set(sub["variant"].astype(str)):
             raise ValueError(f"reference variant {reference!r} is not in the data (unsteered)")
         if method == "bootstrap":
@@ -73,7 +80,7 @@ def ablation_contrasts(df: pd.DataFrame | None = None, results=None, *, referenc
         else:
             raise ValueError("method must be 'bootstrap' or 'seed'")
     if results is not None:
-        parts.append(_model(results, reference, hdi_prob))
+        parts.append(_model(results, reference, hdi_prob, scenario))
     out = pd.concat(parts, ignore_index=True)[COLUMNS]
     order = {v: i for i, v in enumerate([reference] + sorted(set(out["variant"]) - {reference}))}
     return out.sort_values(["model", "source", "variant"], key=lambda s: s.map(order) if s.name == "variant" else s,
@@ -127,33 +134,18 @@ def _data_seed(sub, reference, prob) -> pd.DataFrame:
     return out
 
 
-def _model_gap_draws(results, reference) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Per variant the (draws, models) gap of a fitted model; NaN where a model lacks the variant."""
-    from .models.rational_results import RationalResults
-
-    if isinstance(results, RationalResults):
-        variants = sorted(set(results.design.cells["variant"].astype(str)))
-        return list(results.design.models), {v: results.predict_gap(v).to_numpy() for v in variants}
-    pairs = results.pairs().reset_index(drop=True)
-    gap = np.asarray(results.draws("gap"), dtype=float)
-    keep = np.ones(len(pairs), bool)
-    if "steer_vector" in pairs:
-        keep &= (pairs["steer_vector"].astype(str) == "none").to_numpy()
-    models = sorted(pairs.loc[keep, "model"].astype(str).unique())
-    out = {}
-    for v in sorted(pairs.loc[keep, "variant"].astype(str).unique()):
-        arr = np.full((gap.shape[0], len(models)), np.nan)
-        for j, m in enumerate(models):
-            hit = np.flatnonzero(keep & (pairs["model"].astype(str) == m).to_numpy()
-                                 & (pairs["variant"].astype(str) == v).to_numpy())
-            if len(hit):
-                arr[:, j] = gap[:, hit].mean(axis=1)
-        out[v] = arr
-    return models, out
+def _model_gap_draws(results, scenario) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Per fitted variant the (draws, models) gap of a fit; NaN where a model lacks the variant."""
+    fit = as_fit(results)
+    draws = {v: fit.gap_draws(v, scenario=scenario) for v in fit.fitted_variants()}
+    if not draws:
+        raise ValueError("the fit has no unsteered condition: no gap per prompt variant to contrast")
+    first = next(iter(draws.values()))
+    return [str(m) for m in first["model"].to_numpy()], {v: g.to_numpy() for v, g in draws.items()}
 
 
-def _model(results, reference, prob) -> pd.DataFrame:
-    models, G = _model_gap_draws(results, reference)
+def _model(results, reference, prob, scenario) -> pd.DataFrame:
+    models, G = _model_gap_draws(results, scenario)
     if reference not in G:
         raise ValueError(f"reference variant {reference!r} was not in the fitted data")
     rows = []

@@ -63,6 +63,9 @@ class Results:
 
     kind: ClassVar[str] = ""
     name: str = "fit"
+    #: True for a structural model, which predicts any cues; False for a per-condition fit.
+    structural: ClassVar[bool] = False
+    catalog: Catalog
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -140,7 +143,7 @@ class Results:
             emin = d[col].min()
             if not emin >= ESS_MIN:
                 worst = d.loc[d[col].idxmin(), "parameter"] if d[col].notna().any() else "?"
-                msgs.append(f"min {col.replace('_', ' ')} ESS {emin:.0f} < {ESS_MIN} (worst: {worst})")
+                msgs.append(f"min {col[4:]} ESS {emin:.0f} < {ESS_MIN} (worst: {worst})")
         if self.divergences:
             msgs.append(f"{self.divergences} divergent transition(s)")
         if msgs:
@@ -191,6 +194,10 @@ class Results:
     def fitted_variants(self) -> list[str]:
         """The prompt variants the fit can give an unsteered gap for."""
         raise NotImplementedError
+
+    def resolve_cues(self, cues) -> dict[str, float]:
+        """A variant name (of :attr:`catalog`) or a partial cue dict -> all four cues (omitted: 1)."""
+        return resolve_cues(cues, self.catalog)
 
     # ------------------------------------------------------------------ likelihood
     def _cell_counts(self) -> tuple[np.ndarray, np.ndarray]:
@@ -304,6 +311,23 @@ def pair_gap_draws(pairs: pd.DataFrame, gap: np.ndarray, cues, *, catalog: Catal
     return xr.DataArray(out, dims=("draw", "model"), coords={"model": models})
 
 
+def resolve_cues(cues, catalog: Catalog) -> dict[str, float]:
+    """A variant name (looked up in ``catalog``) or a partial cue dict -> all four cues (omitted: 1)."""
+    if isinstance(cues, str):
+        return catalog.variant(cues).cues()
+    return _full_cues(cues)
+
+
+def as_fit(results, catalog: Catalog | None = None):
+    """What the analyses read: a :class:`Results`, or a :class:`PairGaps` view of any object with
+    ``pairs()`` and ``draws("gap")`` (also of a :class:`GapResults` read with another ``catalog``)."""
+    if hasattr(results, "pairs") and (catalog is not None or not hasattr(results, "gap_draws")):
+        return PairGaps(results, catalog)
+    if hasattr(results, "gap_draws"):
+        return results
+    return PairGaps(results, catalog)  # raises TypeError naming what is expected
+
+
 def _full_cues(cues) -> dict[str, float]:
     unknown = set(cues) - set(CUES)
     if unknown:
@@ -325,6 +349,7 @@ class PairGaps:
     that gives :meth:`Results.gap_draws` — how the analyses read a reduced-form fit."""
 
     name = "reduced-form gap"
+    structural = False
 
     def __init__(self, fit, catalog: Catalog | None = None):
         if not (callable(getattr(fit, "pairs", None)) and callable(getattr(fit, "draws", None))):
@@ -338,6 +363,9 @@ class PairGaps:
             raise ValueError("a reduced-form fit gives gaps over the observed queries only (queries='observed')")
         return pair_gap_draws(self.fit.pairs(), self.fit.draws("gap"), cues, catalog=self.catalog,
                               scenario=scenario)
+
+    def resolve_cues(self, cues) -> dict[str, float]:
+        return resolve_cues(cues, self.catalog)
 
     def fitted_variants(self) -> list[str]:
         pairs = self.fit.pairs()

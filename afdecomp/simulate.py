@@ -160,21 +160,22 @@ def simulate(n_models: int = 6, n_queries=50, n_samples=5, variants=("default",)
     grid = grid.merge(pd.DataFrame({"oversight": levels}), how="cross")
     grid = grid.join(cues.rename(columns=lambda c: f"z_{c}"), on="variant")
 
+    # each grid row's vector: its index among the vectors with a slope, or one past them (none, control)
+    sloped = [v for v, d in vectors.items() if d != "control"]
+    vec_index = grid["steer_vector"].map({v: i for i, v in enumerate(sloped)}).fillna(len(sloped)).to_numpy(dtype=np.int64)
     rows = []
     gaps = []
     for m_i, (model, par) in enumerate(P.iterrows()):
         uq = u.to_numpy()[: nq[m_i]]
-        driver = grid["steer_vector"].map(lambda k: vectors.get(k, "none")).to_numpy()
-        lam = {d: np.where(driver == d, grid["steer_vector"].map(
-            lambda k, par=par: par.get(f"lambda_{k}", 0.0)).to_numpy(dtype=float), 0.0)
-            for d in ("values", "sycophancy", "goal_guarding")}
+        lam = np.array([[par.get(f"lambda_{v}", 0.0) for v in sloped]], dtype=float)  # 1 model × vectors
+        slopes = theory.driver_slopes(lam, np.zeros(len(grid), dtype=np.int64), vec_index,
+                                      [vectors[v] for v in sloped])
         kw = dict(z_values=grid["z_values"].to_numpy()[:, None],
                   z_goal_guarding=grid["z_goal_guarding"].to_numpy()[:, None],
                   z_sycophancy=grid["z_sycophancy"].to_numpy()[:, None],
                   stakes=grid["z_stakes"].to_numpy()[:, None],
                   alpha=grid["steer_coef"].to_numpy(dtype=float)[:, None],
-                  lambda_values=lam["values"][:, None], lambda_sycophancy=lam["sycophancy"][:, None],
-                  lambda_goal_guarding=lam["goal_guarding"][:, None],
+                  **{k: np.broadcast_to(v, (len(grid),))[:, None] for k, v in slopes.items()},
                   rho=par["rho"], eta=par["eta"])
         p = theory.p_comply(par["b"], par["V"], par["S"], par["g"], u=uq[None, :],
                             oversight=grid["oversight"].to_numpy()[:, None], **kw)  # cells × queries

@@ -93,6 +93,9 @@ def steering_analysis(df: pd.DataFrame, results=None, *, variant: str = "default
     -------
     SteeringAnalysis
     """
+    if results is not None and not getattr(results, "structural", False):
+        raise TypeError(f"steering curves need a structural fit (RationalResults), which predicts any α; "
+                        f"got {type(results).__name__}. Pass results=None for the data alone")
     catalog = catalog or getattr(results, "catalog", None) or default_catalog()
     if "steer_vector" not in df.columns:
         raise ValueError("the table has no steer_vector column: no steering conditions to analyse")

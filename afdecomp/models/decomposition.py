@@ -9,10 +9,11 @@ prompt's value). The Shapley value of driver ``d`` is::
 and ``φ_values + φ_goal_guarding + φ_sycophancy = G(D) − G(∅)``; ``G(∅)`` is the unexplained
 remainder, so shares plus remainder equal the gap exactly, per posterior draw.
 
-Works on :class:`~afdecomp.RationalResults` (which predicts any counterfactual cues) and on a
-reduced-form results object that gives per-draw gaps per fitted condition (see
-:class:`CellGapResults`) when the design crosses the cues: every one of the 8 cue combinations
-must be a prompt variant in the data.
+Works on any fit through :meth:`afdecomp.results.Results.gap_draws`: a
+:class:`~afdecomp.RationalResults` predicts any counterfactual cues; a reduced-form fit
+(:class:`~afdecomp.GapResults`, or any object with per-draw gaps per fitted condition, see
+:class:`CellGapResults`) only when the design crosses the cues: every one of the 8 cue
+combinations must be a prompt variant in the data.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import pandas as pd
 import xarray as xr
 
 from .. import _arviz, theory
-from ..design import CUES, DRIVERS, Catalog, default_catalog
+from ..design import CUES, DRIVERS, Catalog
+from ..results import as_fit
 
 PARTS = DRIVERS + ("remainder",)
 COALITIONS = tuple(frozenset(c) for r in range(4) for c in combinations(DRIVERS, r))
@@ -198,80 +200,36 @@ def decompose(results, cues="default", *, catalog: Catalog | None = None, querie
     -------
     Decomposition
     """
-    from .rational_results import RationalResults
-
-    if isinstance(results, RationalResults):
-        ref = results.resolve_cues(cues)
-        G = [results.predict_gap(coalition_cues(ref, s), queries=queries, random_seed=random_seed).to_numpy()
-             for s in COALITIONS]
-        models = list(results.design.models)
-        source = "rational"
-    elif isinstance(results, CellGapResults):
-        catalog = catalog or getattr(results, "catalog", None) or default_catalog()
-        ref = _reference_cues(cues, catalog)
-        models, G = _reduced_form_coalitions(results, ref, catalog, scenario)
-        source = "reduced-form"
-    else:
-        raise TypeError(f"decompose needs RationalResults or a reduced-form results object with "
-                        f".pairs() and .draws('gap'); got {type(results).__name__}")
+    fit = as_fit(results, catalog)
+    ref = fit.resolve_cues(cues)
+    gaps = [fit.gap_draws(coalition_cues(ref, s), queries=queries, scenario=scenario, random_seed=random_seed)
+            for s in COALITIONS]
+    models = [str(m) for m in gaps[0]["model"].to_numpy()]
+    G = [g.to_numpy() for g in gaps]
+    _check_crossed(ref, G, models)
+    source = "rational" if fit.structural else "reduced-form"
     arr = np.stack(G, axis=-1)
     da = xr.DataArray(arr, dims=("draw", "model", "coalition"),
                       coords={"model": models, "coalition": [coalition_label(s) for s in COALITIONS]})
     return Decomposition(da, ref, source)
 
 
-def _reference_cues(cues, catalog: Catalog) -> dict[str, float]:
-    if isinstance(cues, str):
-        return catalog.variant(cues).cues()
-    unknown = set(cues) - set(CUES)
-    if unknown:
-        raise ValueError(f"unknown cue(s) {sorted(unknown)}; cues are {list(CUES)}")
-    return {c: float(cues.get(c, 1.0)) for c in CUES}
-
-
-def _reduced_form_coalitions(results, ref, catalog: Catalog, scenario):
-    """Per coalition, the per-draw gap of the unsteered variant(s) carrying exactly its cues."""
-    pairs = results.pairs().reset_index(drop=True)
-    gap = np.asarray(results.draws("gap"), dtype=float)
-    if gap.ndim != 2 or gap.shape[1] != len(pairs):
-        raise ValueError(f"draws('gap') must have shape (draws, {len(pairs)}), got {gap.shape}")
-    keep = np.ones(len(pairs), bool)
-    if "steer_vector" in pairs:
-        keep &= (pairs["steer_vector"].astype(str) == "none").to_numpy()
-    if "steer_coef" in pairs:
-        keep &= (pairs["steer_coef"].astype(float).fillna(0.0) == 0).to_numpy()
-    if "scenario" in pairs:
-        scen = sorted(pairs.loc[keep, "scenario"].astype(str).unique())
-        if scenario is None and len(scen) > 1:
-            raise ValueError(f"the fit has several scenarios {scen}; pass scenario= to decompose one")
-        if scenario is not None:
-            keep &= (pairs["scenario"].astype(str) == scenario).to_numpy()
-    pairs = pairs[keep]
-    gap = gap[:, keep]
-    catalog.check(pairs.assign(steer_vector="none"))
-    table = catalog.cue_table(sorted(pairs["variant"].astype(str).unique()))
-    models = sorted(pairs["model"].astype(str).unique())
-    G = {s: np.full((gap.shape[0], len(models)), np.nan) for s in COALITIONS}
-    missing: dict[tuple, list[str]] = {}
-    for j, m in enumerate(models):
-        rows = np.flatnonzero((pairs["model"].astype(str) == m).to_numpy())
-        variants = pairs["variant"].astype(str).to_numpy()[rows]
-        for s in COALITIONS:
+def _check_crossed(ref: dict[str, float], G: list[np.ndarray], models: list[str]) -> None:
+    """Raise naming every coalition's cues that a (reduced-form) fit has no gap for, and for which models."""
+    missing = {}
+    for s, g in zip(COALITIONS, G, strict=True):
+        lacking = [m for j, m in enumerate(models) if np.isnan(g[:, j]).all()]
+        if lacking:
             want = coalition_cues(ref, s)
-            hit = [r for r, v in zip(rows, variants, strict=True)
-                   if all(np.isclose(table.loc[v, c], want[c]) for c in CUES)]
-            if hit:
-                G[s][:, j] = gap[:, hit].mean(axis=1)  # several variants with these cues: their mean
-            else:
-                missing.setdefault(tuple(want[c] for c in CUES), []).append(m)
-    if missing:
-        lines = [f"  values={k[0]:g}, goal_guarding={k[1]:g}, sycophancy={k[2]:g}, stakes={k[3]:g}: "
-                 f"missing for {ms if len(ms) < len(models) else 'every model'}" for k, ms in sorted(missing.items())]
-        raise ValueError(
-            "decompose: this reduced-form fit cannot predict the counterfactual cues, because the design "
-            "does not cross them. A Shapley split needs an unsteered prompt variant for every combination "
-            "of the driver cues; these cue combinations (and the models lacking them) are not in the data:\n"
-            + "\n".join(lines)
-            + "\nAdd (and declare in a catalog) variants with these cues, or decompose a RationalAgent fit, "
-              "which predicts any cue combination from its structure.")
-    return models, [G[s] for s in COALITIONS]
+            missing[tuple(want[c] for c in CUES)] = lacking
+    if not missing:
+        return
+    lines = [f"  values={k[0]:g}, goal_guarding={k[1]:g}, sycophancy={k[2]:g}, stakes={k[3]:g}: "
+             f"missing for {ms if len(ms) < len(models) else 'every model'}" for k, ms in sorted(missing.items())]
+    raise ValueError(
+        "decompose: this reduced-form fit cannot predict the counterfactual cues, because the design "
+        "does not cross them. A Shapley split needs an unsteered prompt variant for every combination "
+        "of the driver cues; these cue combinations (and the models lacking them) are not in the data:\n"
+        + "\n".join(lines)
+        + "\nAdd (and declare in a catalog) variants with these cues, or decompose a RationalAgent fit, "
+          "which predicts any cue combination from its structure.")

@@ -151,11 +151,9 @@ def identifiability(cells: pd.DataFrame, catalog: Catalog | None = None, *, goal
     return pd.DataFrame(rows, columns=["parameter", "identified", "reason"])
 
 
-def _steered_driver(x, shift):
-    """PyTensor form of :func:`afdecomp.theory.steered_driver` (≈ max(x + shift, 0), smooth)."""
-    import pytensor.tensor as pt
-    w = theory.CLIP_WIDTH
-    return x * pt.softplus((x + shift) / w) / pt.softplus(x / w)
+def _drivers(d: Design) -> list[str]:
+    """The driver each fitted (non-control) vector targets, in the order of ``d.vectors``."""
+    return [d.vector_driver[v] for v in d.vectors]
 
 
 def _conditions(d: Design) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -267,18 +265,16 @@ class RationalAgent:
 
             # The structural term depends on the model and the condition, not on the query: it
             # is computed once per distinct (model, cues, vector, α, oversight) and gathered to
-            # the cells (≈ 40× fewer evaluations on a 40-query design).
+            # the cells (≈ 40× fewer evaluations on a 40-query design). α is rescaled by
+            # max|α| here, so the slopes and ρ, η are the internal ``*_s`` ones.
             cond, cell_cond = _conditions(d)
-            a = cond["alpha"]
-            a2 = a * a
-            zV, zG, zS, kap, o = cond["values"], cond["goal_guarding"], cond["sycophancy"], cond["stakes"], cond["o"]
-            cm, ck = cond["m"], cond["k"]
-            Vc, Sc, gc = V[cm], S[cm], g[cm]
+            params = {"b": b, "V": V, "S": S, "g": g, "rho": pt.zeros(M), "eta": pt.zeros(M), "lambda": None}
             if d.steered:
                 rho_s = pm.HalfNormal("rho_s", 0.5, dims="model")   # per (max|α|)², internal scale
                 eta_s = pm.HalfNormal("eta_s", 0.5, dims="model")
                 pm.Deterministic("rho", rho_s / d.alpha_scale**2, dims="model")
                 pm.Deterministic("eta", eta_s / d.alpha_scale**2, dims="model")
+                params.update(rho=rho_s, eta=eta_s)
                 if K:
                     mu_lam = pm.Normal("mu_lambda_s", 0.0, 1.0, dims="vector")
                     sigma_lam = pm.HalfNormal("sigma_lambda_s", 0.5, dims="vector")  # one spread per vector
@@ -287,20 +283,10 @@ class RationalAgent:
                     else:
                         lam = mu_lam[None, :] + sigma_lam[None, :] * pm.Normal("lambda_z", 0, 1, dims=("model", "vector"))
                     pm.Deterministic("lambda", lam / d.alpha_scale, dims=("model", "vector"))
-                    lam_full = pt.concatenate([lam, pt.zeros((M, 1))], axis=1)
-                    lam_c = lam_full[cm, ck]
-                    drv = np.array([d.vector_driver[v] for v in d.vectors] + ["none"], dtype=object)
-                    is_ = {x: (drv[ck] == x).astype(float) for x in ("values", "sycophancy", "goal_guarding")}
-                    Vc = _steered_driver(Vc, is_["values"] * lam_c * a)
-                    Sc = Sc + is_["sycophancy"] * lam_c * a
-                    if self.goal_guarding:
-                        gc = _steered_driver(gc, is_["goal_guarding"] * lam_c * a)
-                damp = pt.exp(-eta_s[cm] * a2)
-                nonspec = rho_s[cm] * a2
-            else:
-                damp, nonspec = 1.0, 0.0
-            strategic = Sc * zS + (gc * Vc * zV * zG * kap if self.goal_guarding else 0.0)
-            structural = b[cm] - Vc * zV - nonspec + o * damp * strategic
+                    params["lambda"] = lam
+            cues = {c: cond[c] for c in ("values", "goal_guarding", "sycophancy", "stakes")}
+            structural = theory.structural_logit(params, cond["m"], cond["k"], _drivers(d), cues, cond["o"],
+                                                 cond["alpha"], xp=pt)
             eta_lin = structural[cell_cond] + u[d.q]
             # the binomial likelihood as a Potential (measured 3× faster gradients than pm.Binomial
             # on the example); the pointwise log-likelihood for LOO is computed after sampling

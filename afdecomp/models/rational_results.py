@@ -15,12 +15,13 @@ import json
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.special import expit
 
 from .. import _arviz, theory
 from ..design import CUES, Catalog, Variant, Vector
 from ..results import Results
 from ..schema import CONDITIONS
-from .rational import Design, build_design, identifiability
+from .rational import Design, _drivers, build_design, identifiability
 
 MODEL_PARAMS = ("b", "V", "S", "g", "rho", "eta")
 POP_PARAMS = ("mu_b", "sigma_b", "mu_logV", "sigma_logV", "mu_S", "sigma_S", "mu_logg", "sigma_logg",
@@ -46,6 +47,7 @@ class RationalResults(Results):
     """
 
     kind = "RationalAgent"
+    structural = True
 
     def __init__(self, idata, design: Design | None = None, catalog: Catalog | None = None,
                  identifiability: pd.DataFrame | None = None, goal_guarding: bool | None = None,
@@ -150,15 +152,6 @@ class RationalResults(Results):
                 "goal guarding" if self.goal_guarding else "no goal guarding"]
 
     # ------------------------------------------------------------------ predictions
-    def resolve_cues(self, cues) -> dict[str, float]:
-        """A variant name or a partial cue dict -> all four cues (omitted cues are 1)."""
-        if isinstance(cues, str):
-            return self.catalog.variant(cues).cues()
-        unknown = set(cues) - set(CUES)
-        if unknown:
-            raise ValueError(f"unknown cue(s) {sorted(unknown)}; cues are {list(CUES)}")
-        return {c: float(cues.get(c, 1.0)) for c in CUES}
-
     def query_mask(self) -> np.ndarray:
         """Boolean (model × query): which queries each model was observed on."""
         d = self.design
@@ -196,16 +189,16 @@ class RationalResults(Results):
         P = self.param_draws()
         d = self.design
         D, M = P["b"].shape
-        lam = {"values": 0.0, "sycophancy": 0.0, "goal_guarding": 0.0}
-        a = 0.0
-        nonspec = steer_vector not in (None, "none") and steer_coef != 0
-        if nonspec:
+        K = len(d.vectors)
+        vector, a = K, 0.0                              # no vector, or a control: no slope
+        if steer_vector not in (None, "none") and steer_coef != 0:
             a = float(steer_coef)
-            driver = self.catalog.vector(steer_vector).driver
-            if driver != "control":
+            if self.catalog.vector(steer_vector).driver != "control":
                 if steer_vector not in d.vectors:
                     raise ValueError(f"vector {steer_vector!r} was not in the fitted data; known: {d.vectors}")
-                lam[driver] = P["lambda"][:, :, d.vectors.index(steer_vector)][:, :, None]
+                vector = d.vectors.index(steer_vector)
+        # ΔU per draw and model (the lambda, rho, eta draws are per unit α already)
+        du = theory.structural_logit(P, np.arange(M), np.full(M, vector), _drivers(d), z, o, a)
         if queries == "observed":
             u = P["u"][:, None, :]                       # draw × 1 × Q
             w = self.query_mask().astype(float)[None]   # 1 × M × Q
@@ -216,13 +209,7 @@ class RationalResults(Results):
             w = np.ones((1, M, 200))
         else:
             raise ValueError("queries must be 'observed' or 'new'")
-        p = theory.p_comply(
-            P["b"][:, :, None], P["V"][:, :, None], P["S"][:, :, None], P["g"][:, :, None],
-            z_values=z["values"], z_goal_guarding=z["goal_guarding"], z_sycophancy=z["sycophancy"],
-            stakes=z["stakes"], oversight=o, u=u, alpha=a,
-            lambda_values=lam["values"], lambda_sycophancy=lam["sycophancy"],
-            lambda_goal_guarding=lam["goal_guarding"] if self.goal_guarding else 0.0,
-            rho=P["rho"][:, :, None] if nonspec else 0.0, eta=P["eta"][:, :, None] if nonspec else 0.0)
+        p = expit(du[:, :, None] + u)
         rate = (p * w).sum(-1) / w.sum(-1)
         return xr.DataArray(rate, dims=("draw", "model"), coords={"model": d.models})
 
@@ -234,7 +221,6 @@ class RationalResults(Results):
     # ------------------------------------------------------------------ checks
     def _cell_p(self, draw_idx: np.ndarray) -> np.ndarray:
         """P(comply) of every fitted cell for the given draws: (draws, cells)."""
-        from scipy.special import expit
         return expit(self._cell_logit(draw_idx))
 
     def _cell_logit(self, draw_idx: np.ndarray) -> np.ndarray:
@@ -242,19 +228,8 @@ class RationalResults(Results):
         d = self.design
         P = self.param_draws()
         sel = {k: v[draw_idx] for k, v in P.items()}
-        K = len(d.vectors)
-        lam_full = np.concatenate([sel["lambda"], np.zeros(sel["lambda"].shape[:2] + (1,))], axis=2)
-        lam_c = lam_full[:, d.m, d.k]  # the 'lambda' draws are per unit α already
-        drv = np.array([d.vector_driver[v] for v in d.vectors] + ["none"])[d.k] if K else np.array(["none"] * len(d.m))
-        alpha = d.alpha * d.alpha_scale
-        return theory.delta_utility(
-            sel["b"][:, d.m], sel["V"][:, d.m], sel["S"][:, d.m], sel["g"][:, d.m],
-            z_values=d.z["values"], z_goal_guarding=d.z["goal_guarding"], z_sycophancy=d.z["sycophancy"],
-            stakes=d.z["stakes"], oversight=d.o, u=sel["u"][:, d.q], alpha=alpha,
-            lambda_values=np.where(drv == "values", lam_c, 0.0),
-            lambda_sycophancy=np.where(drv == "sycophancy", lam_c, 0.0),
-            lambda_goal_guarding=np.where(drv == "goal_guarding", lam_c, 0.0),
-            rho=sel["rho"][:, d.m], eta=sel["eta"][:, d.m])
+        du = theory.structural_logit(sel, d.m, d.k, _drivers(d), d.z, d.o, d.alpha * d.alpha_scale)
+        return du + sel["u"][:, d.q]
 
     def _cell_counts(self):
         return self.design.cells["k"].to_numpy(), self.design.cells["n"].to_numpy()
