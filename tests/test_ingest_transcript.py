@@ -87,8 +87,8 @@ def transcripts(draw):
     name = draw(st.sampled_from(["think", "SCRATCHPAD_REASONING", "thinking"]))
     # inside reasoning any tag may be quoted except its own closing tag (and, for a bare first
     # block, an opening reasoning tag, which would hide the bare closing tag)
-    inner = [draw(_text(QUOTES.filter(lambda q: not (style == "bare" and i == 0 and q in
-                                                      ("<think>", "<SCRATCHPAD_REASONING>")))))
+    opening = ("<think>", "<SCRATCHPAD_REASONING>")
+    inner = [draw(_text(QUOTES.filter(lambda q, first=(style == "bare" and i == 0): not (first and q in opening))))
              for i in range(n)]
     parts = []
     for i, body in enumerate(inner):

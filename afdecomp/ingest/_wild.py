@@ -115,7 +115,8 @@ def conditions(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             neg = "deployment" if pos == "training" else "training"
             low = df[col].astype(object).map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v))
                                              else str(v).strip().lower())
-            df["condition"] = low.map(lambda v: pos if v in _TRUE else neg if v in _FALSE else v)
+            code = {**dict.fromkeys(_TRUE, pos), **dict.fromkeys(_FALSE, neg)}
+            df["condition"] = [code.get(v, v) for v in low]
             used.append(f"condition from column {col!r} (true -> {pos}, false -> {neg})")
             return df, used
         if k in TIER_VALUE_COLUMNS:
@@ -172,7 +173,7 @@ def is_summary_table(stem: str, columns) -> bool:
     """Whether a table is a statistics summary (rates, counts, CIs per cell), not per-generation rows."""
     cols = [_key(c) for c in columns]
     words = [set(re.split(r"_+", c)) for c in cols]
-    if any(c in _ROW_WORDS or w & {"response", "output", "completion", "prompt", "query"} for c, w in zip(cols, words)):
+    if any(c in _ROW_WORDS or w & {"response", "output", "completion", "prompt", "query"} for c, w in zip(cols, words, strict=True)):
         return False
     stats = sum(bool(w & _STAT_WORDS) for w in words)
     return bool(set(re.split(r"[_\-.\s]+", stem.lower())) & _SUMMARY_WORDS) or stats >= 2
