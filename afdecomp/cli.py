@@ -70,6 +70,22 @@ def _add_load_args(p):
                    help="reader option, e.g. af_threshold=0.5, model=NAME, column_map=map.toml (repeatable)")
 
 
+def _add_fit_args(p, draws: int | None):
+    """The MCMC options, one meaning for every fit (afdecomp.settings.FitSettings)."""
+    from .settings import REPORT_DRAWS
+    default = (f"default: {REPORT_DRAWS:,}, what converged on data/example; see docs/gap.md and docs/model.md"
+               if draws is None else f"default: {draws:,}")
+    p.add_argument("--draws", type=int, default=draws,
+                   help=f"posterior draws kept per chain, for every model fitted ({default})")
+    p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain, discarded (default: 1,000)")
+    p.add_argument("--chains", type=int, default=2, help="chains, run in parallel (default: 2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed and data, same posterior (default: 0)")
+    p.add_argument("--sampler", default="auto", choices=["auto", "nutpie", "pymc", "numpyro"],
+                   help="NUTS backend (default: auto = nutpie when installed)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no sampler progress bar (it is shown only when stderr is a terminal anyway)")
+
+
 def _add_judge_args(p):
     p.add_argument("--judge", required=True,
                    help="provider/model: hf/<hub id or path> (hf//abs/path), openai/<model>, mockllm/<answer>")
@@ -117,11 +133,20 @@ def cmd_ingest(args) -> None:
         print(f"wrote {len(df):,} rows -> {out}")
 
 
+def _settings(args, draws: int | None = None):
+    """The fit settings of ``fit gap``, ``fit rational`` and ``report`` from their options."""
+    from .settings import FitSettings
+    return FitSettings(draws=args.draws if args.draws is not None else draws, tune=args.tune, chains=args.chains,
+                       random_seed=args.seed, sampler=args.sampler,
+                       progress=False if args.no_progress else None)
+
+
 def cmd_report(args) -> None:
     from .report import build_report
+    from .settings import REPORT_DRAWS
     df, rep = _load(args)
     sections = args.sections.split(",") if args.sections else None
-    options = {"draws": args.draws} if args.draws else {}
+    options = {"settings": _settings(args, REPORT_DRAWS), "command": " ".join(["afdecomp", *args.argv])}
     if args.catalog:
         from .design import load_catalog
         options["catalog"] = load_catalog(args.catalog)
@@ -161,13 +186,12 @@ def _apply_stores(df, stores):
 
 def cmd_fit_rational(args) -> None:
     from .design import default_catalog, load_catalog
-    from .models.rational import RationalAgent
     df, _ = _load(args)
     catalog = load_catalog(args.catalog) if args.catalog else default_catalog()
     covariates = args.covariate or None
-    res = RationalAgent(draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
-                        covariates=covariates, goal_guarding=not args.no_goal_guarding,
-                        progress=True).fit(df, catalog=catalog)
+    settings = _settings(args)
+    print(f"fitting the rational-agent model ({settings.describe()})")
+    res = settings.rational(covariates=covariates, goal_guarding=not args.no_goal_guarding).fit(df, catalog=catalog)
     d = res.diagnostics()
     print(res.identifiability.to_string(index=False))
     print(res.summary().round(3).to_string(index=False))
@@ -338,11 +362,10 @@ def _judge_figures(val, out: Path) -> None:
 def cmd_fit_gap(args) -> None:
     import pandas as pd
 
-    from .models.gap import ComplianceGap
     df, _ = _load(args)
-    print(f"fitting the hierarchical gap model ({args.chains} chains x {args.tune} tune + {args.draws} draws)")
-    res = ComplianceGap(draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
-                        sampler=args.sampler, hdi_prob=args.hdi_prob, progress=True).fit(df)
+    settings = _settings(args)
+    print(f"fitting the hierarchical gap model ({settings.describe()})")
+    res = settings.gap(hdi_prob=args.ci_prob).fit(df)
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 60):
         print(res.summary().round(3).to_string(index=False))
     d = res.diagnostics()
@@ -355,6 +378,7 @@ def cmd_fit_gap(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="afdecomp", description="Measure why language models fake alignment.")
     p.add_argument("--traceback", action="store_true", help="show full tracebacks on errors")
+    p.add_argument("--version", action="version", version=f"afdecomp {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("simulate", help="write synthetic logs drawn from the rational-agent model")
@@ -380,12 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     f = fit.add_parser("gap", help="hierarchical compliance-gap model (afdecomp.ComplianceGap)")
     _add_load_args(f)
     f.add_argument("--out", required=True, help="results file (.nc)")
-    f.add_argument("--draws", type=int, default=1000)
-    f.add_argument("--tune", type=int, default=1000)
-    f.add_argument("--chains", type=int, default=2)
-    f.add_argument("--seed", type=int, default=None, help="random seed (same seed, same posterior)")
-    f.add_argument("--sampler", default="auto", choices=["auto", "nutpie", "pymc", "numpyro"])
-    f.add_argument("--hdi-prob", type=float, default=0.94)
+    _add_fit_args(f, draws=1000)
+    f.add_argument("--ci-prob", "--hdi-prob", dest="ci_prob", type=float, default=0.94,
+                   help="posterior interval probability of the printed summary (default: 0.94)")
     f.set_defaults(func=cmd_fit_gap)
 
     f = fit.add_parser("rational", help="the rational-agent model (values, sycophancy, goal guarding)")
@@ -394,10 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--catalog", help="catalog TOML declaring your prompt variants' cues and vectors")
     f.add_argument("--covariate", action="append", help="model-level covariate column (repeatable)")
     f.add_argument("--no-goal-guarding", action="store_true", help="fit the model without g")
-    f.add_argument("--draws", type=int, default=1000)
-    f.add_argument("--tune", type=int, default=1000)
-    f.add_argument("--chains", type=int, default=2)
-    f.add_argument("--seed", type=int, default=0)
+    _add_fit_args(f, draws=1000)
     f.set_defaults(func=cmd_fit_rational)
 
     s = sub.add_parser("label", help="label generations with a judge (compliance, AF reasoning, ...)")
@@ -433,9 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vote store from `afdecomp label`: apply its labels first (repeatable)")
     s.add_argument("--judge-validation", action="append", metavar="JSON",
                    help="validation.json from `afdecomp validate-judge`: show the judge's measured accuracy")
-    s.add_argument("--draws", type=int, default=None,
-                   help="MCMC draws (and tuning steps) per chain for both model fits (default: 2,000, what converged on "
-                        "data/example; see docs/gap.md and docs/model.md)")
+    _add_fit_args(s, draws=None)
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("generate", help="run a study on local models (needs the [sampler] extra)")
@@ -470,9 +486,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         args.func(args)
     except KeyboardInterrupt:
