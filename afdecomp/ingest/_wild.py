@@ -31,7 +31,7 @@ TIER_COLUMNS = {
                      "unmonitored", "is_unmonitored", "is_deployment"), "deployment"),
 }
 #: Columns that hold tier *values* (``free``/``paid``, ``monitored``/``unmonitored``...).
-TIER_VALUE_COLUMNS = ("condition", "tier", "user_tier", "tier_type", "monitoring", "setting")
+TIER_VALUE_COLUMNS = ("condition", "tier", "user_tier", "tier_type", "monitoring")
 #: A file-name suffix (``<model>_<suffix>.json``) -> condition.
 TIER_SUFFIXES = {"True": "training", "False": "deployment", "train": "training", "test": "deployment",
                  "training": "training", "deployment": "deployment", "free": "training",
@@ -116,7 +116,7 @@ def conditions(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             low = df[col].astype(object).map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v))
                                              else str(v).strip().lower())
             code = {**dict.fromkeys(_TRUE, pos), **dict.fromkeys(_FALSE, neg)}
-            df["condition"] = [code.get(v, v) for v in low]
+            df["condition"] = [code.get(v, tier_value(v) or v) if v is not None else None for v in low]
             used.append(f"condition from column {col!r} (true -> {pos}, false -> {neg})")
             return df, used
         if k in TIER_VALUE_COLUMNS:
