@@ -148,6 +148,32 @@ def test_sampler_openai_backend_generates_a_study(served, tmp_path):
     assert again.already_done == 4 and again.written == 0
 
 
+def test_openai_and_hf_judges_label_the_same_records(served, tmp_path, capsys):
+    """``afdecomp label`` with an ``openai/`` judge on the served model and with the ``hf/`` judge on
+    the same folder: both ask exactly the same (record, vote) keys of the same log, and every vote
+    is either parsed or counted as failed."""
+    from afdecomp.label.store import VoteStore
+    base, model = served
+    cfg = _openai_config(tmp_path, base, model)
+    log = tmp_path / "log.jsonl"
+    assert main(["generate", str(cfg), "--out", str(log), "--no-progress"]) == 0
+    stores = {}
+    for judge, extra in ((f"openai/{model}", ["--base-url", base, "--concurrency", "4"]), (f"hf/{model}", [])):
+        stores[judge] = tmp_path / f"{judge.split('/')[0]}.labels.jsonl"
+        assert main(["label", str(log), "--task", "compliance", "--all", "--judge", judge, "--votes", "2",
+                     "--max-tokens", "12", "--out", str(stores[judge]), "--no-progress", *extra]) == 0
+    keys = {}
+    for judge, path in stores.items():
+        with VoteStore(path, readonly=True) as vs:
+            t = vs.table()
+        assert set(t["judge"]) == {judge}
+        assert (t["ok"] == t["answer"].notna()).all()
+        keys[judge] = set(zip(t["record_id"], t["vote"], strict=True))
+    a, b = keys.values()
+    assert a == b and len(a) == 8  # 4 records x 2 votes
+    assert "reused from the store" in capsys.readouterr().out
+
+
 # ----------------------------------------------------------------------------- scripted servers
 class _Scripted:
     """A loopback server answering POST /v1/chat/completions with ``respond(body) -> (status, json)``.
