@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import afdecomp as afd
 from afdecomp import cli, report
+from afdecomp.settings import FitSettings
 
 from .conftest import ROOT
 
@@ -70,3 +75,141 @@ def test_cli_simulate_ingest_and_bad_input(tmp_path):
     assert r.returncode == 0 and "set aside 1 malformed record" in r.stdout
     r = _run("report", tmp_path / "missing.jsonl", "--out", tmp_path / "rep")
     assert r.returncode == 1 and "no such file" in r.stderr
+
+
+# ----------------------------------------------------------------------------- every section, small study
+STEER = [{"vector": "values", "layer": 4, "coefs": [-1.0, 1.0]},
+         {"vector": "random-0", "layer": 4, "coefs": [-1.0, 1.0]}]
+#: Tiny fits: enough draws for every section to have something to draw, not to converge.
+TINY = FitSettings(draws=100, tune=100, chains=2, random_seed=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def study():
+    df, _ = afd.simulate(n_models=2, n_queries=6, n_samples=2, variants=["default", "ncs"], steering=STEER,
+                         covariates={"stated_values": 0.3}, seed=1)
+    return df
+
+
+@pytest.fixture(scope="module")
+def fits(study):
+    """Both fits of the small study, made once for the module (~1 min on 2 cores)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {"gap": TINY.gap().fit(study), "rational": TINY.rational().fit(study)}
+
+
+def _images_exist(folder: Path) -> list[str]:
+    """Every <img> of index.html, checked to be a file of the folder; returns their sources."""
+    html = (folder / "index.html").read_text()
+    srcs = re.findall(r"<img[^>]*\ssrc=\"([^\"]+)\"", html)
+    for s in srcs:
+        assert (folder / s).is_file() and (folder / s).stat().st_size > 5_000, s
+    return srcs
+
+
+@pytest.mark.parametrize("key", sorted(report.SECTIONS))
+def test_every_section_alone(key, study, fits, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        index = report.build_report(study, tmp_path, sections=[key], fits=fits, settings=TINY)
+    md = index.read_text()
+    html = (tmp_path / "index.html").read_text()
+    title = {"data": "Data", "labels": "Labels and judges", "seed_sem": "Compliance gaps (papers' estimator)",
+             "gap": "Hierarchical gap", "rational": "Rational-agent model", "decomposition": "Decomposition",
+             "steering": "Steering"}[key]
+    assert f"## {title}" in md and "## Summary" in md and "## Run record" in md
+    assert md.index("## Summary") < md.index(f"## {title}") < md.index("## Run record")
+    assert "Not fitted" not in md and "Not computed" not in md and "No steering analysis" not in md
+    srcs = _images_exist(tmp_path)
+    figures = {"seed_sem": 2, "gap": 2, "rational": 2, "decomposition": 3, "steering": 2}.get(key, 0)
+    assert len(srcs) == figures
+    for csv in re.findall(r"\(tables/([a-z_]+\.csv)\)", md):
+        assert (tmp_path / "tables" / csv).is_file()
+    assert f'href="#{report._render.slug(title)}"' in html
+
+
+def test_all_sections_together_headline_first(study, fits, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        index = report.build_report(study, tmp_path, fits=fits, settings=TINY, command="afdecomp report x.jsonl")
+    md = index.read_text()
+    heads = re.findall(r"^## (.+)$", md, flags=re.M)
+    assert heads == ["Summary", "Data", "Labels and judges", "Compliance gaps (papers' estimator)", "Hierarchical gap",
+                     "Rational-agent model", "Decomposition", "Steering", "Run record"]
+    assert md.index("**Contents:**") < md.index("## Summary")
+    # the summary: one row per model with both gaps, the three shares and the theory check
+    summ = pd.read_csv(tmp_path / "tables" / "summary.csv")
+    assert list(summ["model"]) == ["model-01", "model-02"]
+    assert {"gap, hierarchical (94% HDI)", "values share (94% HDI)", "goal guarding share (94% HDI)",
+            "sycophancy share (94% HDI)", "theory check (rational-agent model)"} <= set(summ.columns)
+    gap = fits["gap"].summary()
+    g = gap[(gap["variant"] == "default") & (gap["steer_vector"] == "none")].set_index("model")["gap"]
+    assert summ.set_index("model")["gap, hierarchical (94% HDI)"].str.startswith(
+        tuple(f"{g[m]:+.3f}" for m in g.index)).all()
+    # 100 draws do not converge: said in plain words, with what to do
+    assert "the sampler has not converged" in md and "--draws 4000" in md
+    # integer counts: no "12.0" in the generations table, and the CSV keeps integers
+    gen = md.split("Generations per model")[1].split("##")[0]
+    assert "| 12 |" in gen and ".0 |" not in gen
+    assert pd.read_csv(tmp_path / "tables" / "generations.csv")["training"].dtype.kind == "i"
+    # long tables are folded in the page; the LOO comparison is there
+    html = (tmp_path / "index.html").read_text()
+    folded = re.findall(r'<details class="table"><summary>.*?href="tables/(\w+)\.csv"', html)
+    assert "rational_parameters" in folded and "generations" not in folded and "rational_loo.csv" in html
+    assert len(_images_exist(tmp_path)) == 2 + 2 + 2 + 3 + 2
+    # the run record
+    rec = md.split("## Run record")[1]
+    assert f"**afdecomp:** {afd.__version__}" in rec and "afdecomp report x.jsonl" in rec
+    assert "100 draws" in rec and "seed 1" in rec and "gap: given" in rec
+
+
+def test_sections_get_the_fits_they_declare(study, fits, tmp_path, monkeypatch):
+    """--sections rational alone still fits the gap model for the LOO comparison, once."""
+    calls = []
+
+    def fake_gap_fit(ctx):
+        calls.append(1)
+        return report.FitRecord("gap", fits["gap"], seconds=1.0)
+
+    monkeypatch.setitem(report.FITS, "gap", fake_gap_fit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report.build_report(study, tmp_path / "a", sections=["rational"], fits={"rational": fits["rational"]})
+        assert len(calls) == 1 and (tmp_path / "a" / "tables" / "rational_loo.csv").is_file()
+        report.build_report(study, tmp_path / "b", sections=["gap", "rational"], fits={"rational": fits["rational"]})
+    assert len(calls) == 2  # once per report, shared by both sections
+    assert report.SECTIONS["rational"].needs == ("rational", "gap")
+    with pytest.raises(ValueError, match="unknown fit"):
+        report.section("nope", order=99, needs=("gap", "glm"))(lambda ctx: None)
+
+
+def test_fit_settings_reach_the_estimators():
+    s = FitSettings(draws=123, tune=45, chains=3, random_seed=7, sampler="pymc", progress=False)
+    for est in (s.gap(), s.rational()):
+        assert (est.draws, est.tune, est.chains, est.random_seed, est.sampler, est.progress) == (123, 45, 3, 7, "pymc",
+                                                                                                 False)
+    assert s.replace(draws=10, tune=None).tune == 45
+    with pytest.raises(ValueError, match="draws must be a positive integer"):
+        FitSettings(draws=0)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        FitSettings(sampler="gibbs")
+
+
+def test_numbers_print_as_counts_or_decimals():
+    from afdecomp.report._render import formatted
+    t = pd.DataFrame({"n": [200.0, 12.0], "rate": [0.25, 0.5], "p_value": [0.0123, 0.5], "t": [8.5e15, np.inf],
+                      "name": ["a", None]})
+    f = formatted(t)
+    assert list(f["n"]) == ["200", "12"] and list(f["rate"]) == ["0.250", "0.500"]
+    assert list(f["p_value"]) == ["0.012", "0.5"] and list(f["t"]) == ["8.5e+15", "inf"] and f["name"][1] == ""
+
+
+@pytest.mark.slow
+def test_report_fits_both_models_itself(study, tmp_path):
+    """The whole report with no fits given: the report makes them (each once)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        md = report.build_report(study, tmp_path, settings=TINY).read_text()
+    assert "Not fitted" not in md and "rational_loo.csv" in md
+    assert len(_images_exist(tmp_path)) == 11

@@ -36,8 +36,8 @@ def _formatter(col: pd.Series):
     vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
     finite = vals[np.isfinite(vals)]
     if pd.api.types.is_integer_dtype(col) or (len(finite) and np.all(finite == np.round(finite))
-                                               and np.abs(finite).max() >= 1):
-        return lambda v: "" if _isna(v) else f"{int(round(float(v))):,}"
+                                               and 1 <= np.abs(finite).max() < 1e12):
+        return lambda v: "" if _isna(v) else (f"{int(round(float(v))):,}" if np.isfinite(float(v)) else str(v))
     if "p_value" in str(col.name):
         return lambda v: "" if _isna(v) else f"{float(v):.2g}"
     big = len(finite) and np.abs(finite).max() >= 100
