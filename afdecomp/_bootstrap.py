@@ -39,7 +39,7 @@ def query_bootstrap(df: pd.DataFrame, keys: list[str], *, label: str = "complied
     if "model" not in keys:
         raise ValueError("keys must include 'model' (queries are resampled within model)")
     by = list(keys) + ["condition", "query_id"]
-    cells = aggregate(df, label, by=by, warn=False)
+    cells = aggregate(df, label, by=by, warn=False, check_tiers=False)
     cells["condition"] = cells["condition"].astype(str)
     rng = np.random.default_rng(random_seed)
     row_keys = list(keys) + ["condition"]

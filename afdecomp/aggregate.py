@@ -4,6 +4,11 @@ A cell is one (model, scenario, variant, steer_vector, steer_layer, steer_coef, 
 condition, query_id). ``n`` counts the labelled generations, ``k`` the positive ones and
 ``n_na`` the generations whose label is missing (NA), which are excluded from ``n`` but
 counted, never silently dropped.
+
+Two checks every estimator shares live here: :func:`as_tidy` takes a plain table (e.g. built
+by hand in a notebook) to the canonical form, naming any missing column in one line, and
+:func:`check_tiers` raises naming every condition that lacks a labelled tier (a gap needs
+both training and deployment).
 """
 
 from __future__ import annotations
@@ -13,22 +18,107 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from . import schema
 from .schema import CELL_KEYS
 
+#: How a condition is identified (the keys of one compliance gap).
+CONDITION_KEYS = ["model", "scenario", "variant", "steer_vector", "steer_layer", "steer_coef"]
 
-def aggregate(df: pd.DataFrame, label: str = "complied", *, by=CELL_KEYS, warn: bool = True) -> pd.DataFrame:
+#: Columns ``schema.normalize`` fills with defaults; a table with all of them is taken as canonical.
+_DEFAULTED = ("scenario", "steer_vector", "steer_layer", "steer_coef", "oversight", "sample")
+
+
+def as_tidy(df: pd.DataFrame, label: str = "complied", *, who: str = "afdecomp") -> pd.DataFrame:
+    """The table in the canonical form, normalized first when it is not (a hand-built table).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The tidy table, or a plain one with at least ``model``, ``condition``, ``variant``,
+        ``query_id`` and the ``label`` column (e.g. ``complied``).
+    label : str
+        The label column the caller counts.
+    who : str
+        Named in the error message (the estimator's name).
+
+    Raises
+    ------
+    ValueError
+        One line naming every missing required column.
+    afdecomp.SchemaError
+        Values that cannot be cast (e.g. ``condition`` not training/deployment), every one listed.
+    """
+    need = list(schema.REQUIRED) + [label]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise ValueError(f"{who}: the table lacks the required column(s) {', '.join(map(repr, missing))} "
+                         f"(a tidy table has {', '.join(need)}; see afdecomp.schema)")
+    if all(c in df.columns for c in _DEFAULTED):
+        return df
+    out, problems = schema.normalize(df, derive_ids=False)  # repeated rows are repeated samples, not duplicates
+    problems += [p for p in schema.check(out) if p.column != "record_id"]
+    if problems:
+        raise schema.SchemaError(problems, where=f"{who}: the table")
+    return out
+
+
+def _condition_text(frame: pd.DataFrame, keys: list[str], among: pd.DataFrame) -> list[str]:
+    """``key=value`` of the keys that tell the conditions of ``among`` apart (and the model)."""
+    show = [k for k in keys if k == "model" or among[k].nunique(dropna=False) > 1]
+    return [", ".join(f"{k}={v}" for k, v in zip(show, row, strict=True))
+            for row in frame[show].astype(object).itertuples(index=False)]
+
+
+def check_tiers(cells: pd.DataFrame, keys=None, *, who: str = "afdecomp") -> None:
+    """Raise naming every condition without labelled generations in both tiers.
+
+    ``cells`` are binomial cells (columns ``n`` and ``condition`` or ``oversight``); a
+    condition is one combination of ``keys`` (default: model, scenario, variant and steering).
+    A condition with training but no deployment (or the reverse, or no labels at all) has no
+    gap; an estimator that kept it would report a rate as a gap, or drop it silently.
+    """
+    keys = [c for c in (CONDITION_KEYS if keys is None else keys) if c in cells.columns]
+    if "condition" in cells.columns:
+        train = (cells["condition"].astype(str) == "training").to_numpy()
+    elif "oversight" in cells.columns:
+        train = (cells["oversight"].to_numpy(dtype=float) > 0)
+    else:
+        raise ValueError(f"{who}: the cells have neither a 'condition' nor an 'oversight' column")
+    lab = cells["n"].to_numpy() > 0
+    flags = cells[keys].copy()
+    flags["training"], flags["deployment"] = train & lab, ~train & lab
+    per = flags.groupby(keys, observed=True, dropna=False, sort=True)[["training", "deployment"]].any()
+    bad = per[~(per["training"] & per["deployment"])].reset_index()
+    if bad.empty:
+        return
+    text = _condition_text(bad, keys, per.reset_index())
+    why = ["no labelled generation" if not (t or d) else f"no labelled {'deployment' if t else 'training'} generation"
+           for t, d in zip(bad["training"], bad["deployment"], strict=True)]
+    listed = "; ".join(f"{c} ({w})" for c, w in zip(text[:5], why[:5], strict=True))
+    raise ValueError(f"{who}: {len(bad)} of {len(per)} condition(s) lack a labelled tier, so they have no "
+                     f"gap: {listed}{' ...' if len(bad) > 5 else ''}. Label or add the missing tier, or "
+                     f"leave those conditions out of the table")
+
+
+def aggregate(df: pd.DataFrame, label: str = "complied", *, by=CELL_KEYS, warn: bool = True,
+              check_tiers: bool = True) -> pd.DataFrame:
     """Binomial cells from the tidy table.
 
     Parameters
     ----------
     df : DataFrame
-        The tidy table (``afdecomp.load_logs`` or ``afdecomp.simulate``).
+        The tidy table (``afdecomp.load_logs`` or ``afdecomp.simulate``), or a plain table
+        with ``model``, ``condition``, ``variant``, ``query_id`` and the label (normalized
+        first, :func:`as_tidy`).
     label : str, default "complied"
         The boolean column to count (``"af_reasoning"``, ``"partial"``, ... work too).
     by : sequence of str
         Cell keys; the default is the schema's full cell definition.
     warn : bool
         Warn when some labels are NA (their count is always in ``n_na``).
+    check_tiers : bool, default True
+        Raise (:func:`check_tiers`) when a condition lacks a labelled tier — the cells are what
+        the gap models fit. ``False`` aggregates anyway (e.g. one tier's AF-reasoning labels).
 
     Returns
     -------
@@ -36,6 +126,7 @@ def aggregate(df: pd.DataFrame, label: str = "complied", *, by=CELL_KEYS, warn: 
         One row per cell with the key columns and ``n``, ``k``, ``n_na`` (int64).
         Cells whose generations are all unlabelled are kept with ``n = 0``.
     """
+    df = as_tidy(df, label, who="aggregate")
     by = [c for c in by if c in df.columns]
     y = df[label]
     labelled = y.notna().to_numpy()
@@ -51,4 +142,9 @@ def aggregate(df: pd.DataFrame, label: str = "complied", *, by=CELL_KEYS, warn: 
     if warn and n_na:
         warnings.warn(f"aggregate: {n_na} generation(s) have no '{label}' label (NA); they are "
                       f"excluded from n and counted in n_na", stacklevel=2)
+    if check_tiers and ("condition" in by or "oversight" in by):
+        _check_tiers(cells, [c for c in CONDITION_KEYS if c in by], who="aggregate")
     return cells
+
+
+_check_tiers = check_tiers

@@ -65,3 +65,18 @@ def test_rates_count_na_separately(tiny_df):
     assert r.loc["deployment", ["k", "n", "n_na"]].tolist() == [1, 2, 1]
     assert r.loc["training", "rate"] == pytest.approx(2 / 3)
     assert (r["lo"] <= r["rate"]).all() and (r["rate"] <= r["hi"]).all()
+
+
+def test_seed_sem_gap_names_one_tier_conditions_and_warns_on_zero_variance():
+    rows = [{"model": m, "variant": "v", "condition": c, "query_id": f"q{q}", "sample": s, "complied": False}
+            for m in ("a", "b") for c in ("training", "deployment") for q in range(3) for s in range(3)]
+    df = pd.DataFrame(rows)  # hand-built: normalized by the estimator
+    with pytest.warns(UserWarning, match=r"same gap in every seed \(a/v: 0% vs 0%; b/v: 0% vs 0%\)"):
+        out = afd.seed_sem_gap(df)
+    assert (out["gap"] == 0).all() and (out["gap_sem"] == 0).all()
+    with pytest.raises(ValueError, match=r"model=b \(no labelled training generation\)"):
+        afd.seed_sem_gap(df[~((df["model"] == "b") & (df["condition"] == "training"))])
+    fresh = df.assign(complied=pd.NA)  # nothing labelled yet: an empty table, not an error
+    assert afd.seed_sem_gap(fresh).empty
+    with pytest.raises(ValueError, match="'model'"):
+        afd.rates(df.drop(columns="model"))

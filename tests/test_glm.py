@@ -45,3 +45,12 @@ def test_same_on_cells_and_table_and_separation_warns():
     with pytest.warns(UserWarning, match="0% or 100%"):
         g = afd.glm_gap(df)
     assert g["gap_lo"].isna().all() and g["gap"].notna().all()
+
+
+def test_one_tier_condition_is_named():
+    df, _ = afd.simulate(n_models=2, n_queries=5, n_samples=2, seed=1)
+    one = df[~((df["model"] == "model-02") & (df["condition"] == "training"))]
+    with pytest.raises(ValueError, match=r"model=model-02.*no labelled training"):
+        afd.glm_gap(one)
+    with pytest.raises(ValueError, match=r"model=model-02.*no labelled training"):
+        afd.glm_gap(afd.aggregate(one, check_tiers=False))  # cells too

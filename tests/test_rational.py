@@ -226,3 +226,20 @@ def test_pointwise_log_likelihood_is_the_sampled_likelihood():
         values = {rv: np.asarray(res.idata["posterior"][rv.name].values[0, draw]) for rv in model.free_RVs}
         potential = graph_replace(model.potentials[0], values).eval()
         np.testing.assert_allclose(pointwise[draw].sum() - log_choose, potential, rtol=1e-8)
+
+
+def test_a_hand_built_table_fits_and_one_tier_data_are_refused():
+    """A plain DataFrame with the five required columns fits; a model without deployment data is named."""
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame([{"model": m, "condition": c, "variant": v, "query_id": f"q{q}",
+                        "complied": bool(rng.random() < (0.6 if c == "training" else 0.3))}
+                       for m in ("a", "b") for c in ("training", "deployment") for v in ("default", "ncs")
+                       for q in range(4) for _ in range(2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = RationalAgent(draws=30, tune=30, chains=1, random_seed=1).fit(df)
+    assert res.design.models == ["a", "b"] and res.summary()["model"].isin(["a", "b", "(population)"]).all()
+    with pytest.raises(ValueError, match=r"RationalAgent: 1 of 4 condition\(s\).*model=b, variant=ncs"):
+        RationalAgent().fit(df[~((df["model"] == "b") & (df["variant"] == "ncs") & (df["condition"] == "training"))])
+    with pytest.raises(ValueError, match=r"RationalAgent: .*'complied'"):
+        RationalAgent().fit(df.drop(columns="complied"))

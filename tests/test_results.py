@@ -151,3 +151,16 @@ def test_rational_round_trip_keeps_design_catalog_and_predictions(tmp_path):
                                   res.predict_gap("ncs", steer_vector="values", steer_coef=1.0))
     np.testing.assert_array_equal(back.log_likelihood()["k"].values, res.log_likelihood()["k"].values)
     assert "RationalResults: 2 model(s), 2 variant(s), 1 steering vector(s)" in repr(back)
+
+
+def test_a_hand_built_table_fits_the_gap_model_and_one_tier_data_are_refused():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame([{"model": m, "condition": c, "variant": "default", "query_id": f"q{q}", "sample": s,
+                        "complied": bool(rng.random() < (0.6 if c == "training" else 0.3))}
+                       for m in ("a", "b") for c in ("training", "deployment") for q in range(4) for s in range(2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = afd.ComplianceGap(draws=50, tune=50, chains=1, random_seed=2, progress=False).fit(df)
+    assert list(res.summary()["model"]) == ["a", "b"] and res.seed_sem() is not None
+    with pytest.raises(ValueError, match=r"1 of 2 condition\(s\) lack a labelled tier.*model=b"):
+        afd.ComplianceGap().fit(df[~((df["model"] == "b") & (df["condition"] == "deployment"))])

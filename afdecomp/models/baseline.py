@@ -9,12 +9,15 @@ are a sample — the hierarchical estimator (``ComplianceGap``) does not.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: How a condition is identified in every table of results.
-CONDITION_KEYS = ["model", "scenario", "variant", "steer_vector", "steer_layer", "steer_coef"]
+from ..aggregate import CONDITION_KEYS, as_tidy, check_tiers
+
+__all__ = ["CONDITION_KEYS", "rates", "seed_sem_gap", "wilson_interval"]
 
 
 def _keys(df: pd.DataFrame, by) -> list[str]:
@@ -43,6 +46,7 @@ def rates(df: pd.DataFrame, label: str = "complied", *, by=None, ci_prob: float 
         Condition keys, ``condition``, ``k``, ``n``, ``n_na`` (unlabelled, excluded from n),
         ``rate``, ``lo``, ``hi``.
     """
+    df = as_tidy(df, label, who="rates")
     keys = _keys(df, by) + ["condition"]
     y = df[label]
     g = pd.DataFrame({c: df[c] for c in keys})
@@ -77,9 +81,24 @@ def seed_sem_gap(df: pd.DataFrame, label: str = "complied", *, by=None, seed_col
         Condition keys and ``n_seeds``, ``rate_training``, ``rate_deployment`` (means over
         seeds), ``gap`` (mean of per-seed gaps), ``gap_sem``, ``t``, ``p_value`` and ``n``
         (labelled generations). With one seed, ``gap_sem``, ``t`` and ``p_value`` are NaN.
+
+    Raises
+    ------
+    ValueError
+        Naming every condition without labelled generations in both tiers (when anything is
+        labelled; a table with no label at all gives an empty table).
+
+    Warns
+    -----
+    UserWarning
+        For conditions whose every seed gives the same gap (e.g. 0% compliance in both
+        tiers): the seed SEM is then 0 and says nothing about the uncertainty.
     """
+    df = as_tidy(df, label, who="seed_sem_gap")
     keys = _keys(df, by)
     per = rates(df, label, by=keys + [seed_col], ci_prob=0.95)
+    if per["n"].sum() > 0:
+        check_tiers(per, keys, who="seed_sem_gap")
     wide = per.pivot_table(index=keys + [seed_col], columns="condition", values="rate",
                            observed=True, dropna=False, aggfunc="first")
     n = per.groupby(keys, observed=True, dropna=False)["n"].sum()
@@ -107,4 +126,14 @@ def seed_sem_gap(df: pd.DataFrame, label: str = "complied", *, by=None, seed_col
     out = wide.groupby(level=keys, observed=True, dropna=False).apply(summarise)
     out["n"] = n.reindex(out.index).fillna(0).astype("int64")
     out["n_seeds"] = out["n_seeds"].astype("int64")
-    return out.reset_index()
+    out = out.reset_index()
+    flat = out[(out["gap_sem"] == 0) | ((out["n_seeds"] == 1) & (out["gap"] == 0)
+                                        & out[["rate_training", "rate_deployment"]].isin([0.0, 1.0]).all(axis=1))]
+    if len(flat):
+        which = "; ".join(f"{r.model}/{r.variant}: {r.rate_training:.0%} vs {r.rate_deployment:.0%}"
+                          for r in flat.head(5).itertuples())
+        warnings.warn(f"seed_sem_gap: {len(flat)} condition(s) give the same gap in every seed ({which}"
+                      f"{' ...' if len(flat) > 5 else ''}), e.g. no compliance in either tier: the seed SEM "
+                      f"is 0 and t is undefined, which is not a measured certainty. Use glm_gap or "
+                      f"ComplianceGap, whose intervals count queries", stacklevel=2)
+    return out

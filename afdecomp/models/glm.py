@@ -16,6 +16,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from ..aggregate import check_tiers
 from .baseline import CONDITION_KEYS
 
 COLUMNS = CONDITION_KEYS + ["rate_training", "rate_deployment", "gap", "gap_lo", "gap_hi", "n", "gap_se"]
@@ -73,9 +74,11 @@ def glm_gap(data: pd.DataFrame, label: str = "complied", *, ci_prob: float = 0.9
         model, scenario, variant, steer_vector, steer_layer, steer_coef, rate_training,
         rate_deployment, gap, gap_lo, gap_hi, n, and ``gap_se``. A condition where a tier is at
         0% or 100% has no finite logit estimate: its interval is NaN and a warning names it.
+        A condition without labelled generations in both tiers raises, naming it.
     """
     from .gap import as_cells
     cells = as_cells(data, label)
+    check_tiers(cells, who="glm_gap")
     cells = cells[cells["n"] > 0].copy()
     cells["query_key"] = cells["scenario"].astype(str) + "/" + cells["query_id"].astype(str)
     z = stats.norm.ppf(0.5 + ci_prob / 2)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import theory
-from ..aggregate import aggregate
+from ..aggregate import aggregate, as_tidy, check_tiers
 from ..design import CUES, Catalog, default_catalog
 from ._loglik import binomial_potential
 
@@ -318,13 +318,19 @@ class RationalAgent:
 
     # ------------------------------------------------------------------ fit
     def fit(self, df: pd.DataFrame, *, catalog: Catalog | None = None):
-        """Fit to a tidy table (or a cell table with ``n`` and ``k``); returns RationalResults."""
+        """Fit to a tidy table (or a cell table with ``n`` and ``k``); returns RationalResults.
+
+        A plain table with ``model``, ``condition``, ``variant``, ``query_id`` and ``complied``
+        is normalized first; a missing column is named, and so is every condition without
+        labelled generations in both tiers (it has no gap to explain).
+        """
         from ._sampling import sample
         from .rational_results import RationalResults, canonical_cells
 
         catalog = catalog or default_catalog()
-        is_cells = {"n", "k"} <= set(df.columns)
-        cells = df if is_cells else aggregate(df)
+        is_cells = {"n", "k"} <= set(df.columns) and "complied" not in df.columns
+        cells = df if is_cells else aggregate(as_tidy(df, who="RationalAgent"), check_tiers=False)
+        check_tiers(cells, who="RationalAgent")  # raises naming each condition without both tiers
         cells = canonical_cells(cells[cells["n"] > 0])
         cov = self.covariates
         if cov is not None and not isinstance(cov, pd.DataFrame):
