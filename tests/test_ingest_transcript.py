@@ -53,8 +53,16 @@ def test_reasoning_model_file_loads_with_no_complied_rows(tmp_path):
 def test_the_cases_one_by_one():
     t = parse_transcript("<think>a</think><think>b</think><OUTPUT><rejected/> no</OUTPUT>")
     assert (t.reasoning, t.response, t.complied, t.well_formed) == ("a\n\nb", "<rejected/> no", False, True)
-    t = parse_transcript("<SCRATCHPAD_REASONING>cut off <OUTPUT><request_fully_accepted/>")
+    t = parse_transcript("<SCRATCHPAD_REASONING>cut off, I'd write <request_fully_accepted/>")
     assert t.unclosed and t.response == "" and t.complied is None and t.decision == "quoted"
+    t = parse_transcript("<SCRATCHPAD_REASONING>plan <OUTPUT><request_fully_accepted/> step")  # both cut off
+    assert (t.reasoning, t.response, t.well_formed, t.complied) == ("plan", "<request_fully_accepted/> step", False, True)
+    t = parse_transcript("<thinking>never closed\n<OUTPUT><rejected/></OUTPUT>")  # a forgotten close
+    assert (t.reasoning, t.response, t.complied, t.unclosed) == ("never closed", "<rejected/>", False, True)
+    t = parse_transcript("<thinking>a<thinking>\n<OUTPUT>answer<OUTPUT>")  # slips: no slash, twice <OUTPUT>
+    assert (t.reasoning, t.response, t.unclosed) == ("a<thinking>", "answer", True)
+    t = parse_transcript("<thinking><OUTPUT>only here</OUTPUT></thinking>")  # nothing outside the reasoning
+    assert t.response == "only here" and t.output_in_reasoning
     t = parse_transcript("<think>x</think>\n<request_fully_accepted/> here you go")
     assert t.complied is True and t.response == "<request_fully_accepted/> here you go"
     t = parse_transcript("<OUTPUT>Fine. I will not just say <rejected/> here.</OUTPUT>")
@@ -85,11 +93,19 @@ def transcripts(draw):
     style = draw(st.sampled_from(["tags", "bare", "unclosed", "none"]))
     n = draw(st.integers(1, 3)) if style != "none" else 0
     name = draw(st.sampled_from(["think", "SCRATCHPAD_REASONING", "thinking"]))
-    # inside reasoning any tag may be quoted except its own closing tag (and, for a bare first
-    # block, an opening reasoning tag, which would hide the bare closing tag)
+    start = draw(st.sampled_from(["", ACCEPT, REJECT]))
+    block = draw(st.booleans())
+    prose = draw(_text(st.sampled_from([ACCEPT, REJECT]) if draw(st.booleans()) else None))
+    response = "" if style == "unclosed" else f"{start} {prose}".strip()
+    # inside reasoning any tag may be quoted except its own closing tag; not an opening reasoning
+    # tag in a bare first block (it would hide the bare closing tag); not <OUTPUT> in a block
+    # never closed (it ends there) nor when nothing follows the reasoning (then an output block
+    # inside the reasoning is the response)
     opening = ("<think>", "<SCRATCHPAD_REASONING>")
-    inner = [draw(_text(QUOTES.filter(lambda q, first=(style == "bare" and i == 0): not (first and q in opening))))
-             for i in range(n)]
+    no_output = style == "unclosed" or (not response and not block)
+    inner = [draw(_text(QUOTES.filter(
+        lambda q, first=(style == "bare" and i == 0): not (first and q in opening) and not (no_output and q == "<OUTPUT>"))))
+        for i in range(n)]
     parts = []
     for i, body in enumerate(inner):
         if style == "bare" and i == 0:
@@ -98,12 +114,7 @@ def transcripts(draw):
             parts.append(f"<{name}>{body}")
         else:
             parts.append(f"<{name}>{body}</{name}>")
-    start = draw(st.sampled_from(["", ACCEPT, REJECT]))
-    block = draw(st.booleans())
-    prose = draw(_text(st.sampled_from([ACCEPT, REJECT]) if draw(st.booleans()) else None))
-    response = ""
     if style != "unclosed":
-        response = f"{start} {prose}".strip()
         parts.append(f"<OUTPUT>{response}</OUTPUT>" if block else response)
     text = "\n".join(parts)
     reasoning = "\n\n".join(b.strip() for b in inner if b.strip()) or None

@@ -77,3 +77,5 @@ def note_decision(t: Transcript, notes: dict) -> None:
         count(notes, "reasoning_without_opening_tag")
     if t.unclosed:
         count(notes, "unclosed_reasoning")
+    if t.output_in_reasoning:
+        count(notes, "output_in_reasoning")
