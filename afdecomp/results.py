@@ -217,7 +217,7 @@ class Results:
         cell), with the counts as ``observed_data`` — what PSIS-LOO (:meth:`compare`) needs.
         """
         k, n = self._cell_counts()
-        if not _arviz.has_group(self.idata, "observed_data"):
+        if not _arviz.has_group(self.idata, "observed_data") or "k" not in self.idata["observed_data"]:
             _arviz.set_group(self.idata, "observed_data",
                              xr.Dataset({"k": ("cell", np.asarray(k, dtype=np.int64))}))
         return attach_pointwise(self.idata, k, n, self._cell_logit, chunk)
