@@ -1,0 +1,67 @@
+"""The command line: --version, one meaning of the fit options, report options reaching the report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+import afdecomp as afd
+from afdecomp import cli
+
+from .conftest import ROOT
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"afdecomp {afd.__version__}"
+    r = subprocess.run([sys.executable, "-m", "afdecomp", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == f"afdecomp {afd.__version__}"
+
+
+@pytest.mark.parametrize("command", [["fit", "gap"], ["fit", "rational"], ["report"]])
+def test_fit_options_mean_the_same_everywhere(command):
+    args = cli.build_parser().parse_args([*command, "x.jsonl", "--out", "o", "--draws", "300", "--tune", "200",
+                                          "--chains", "3", "--seed", "5", "--sampler", "pymc", "--no-progress"])
+    s = cli._settings(args)
+    assert (s.draws, s.tune, s.chains, s.random_seed, s.sampler, s.progress) == (300, 200, 3, 5, "pymc", False)
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices
+    sub = help_text[command[0]]
+    if len(command) > 1:
+        sub = sub._subparsers._group_actions[0].choices[command[1]]
+    assert "posterior draws kept per chain, for every model fitted" in sub.format_help().replace("\n", " ").replace(
+        "  ", " ")
+
+
+def test_report_defaults_to_the_measured_draws():
+    from afdecomp.settings import REPORT_DRAWS
+    args = cli.build_parser().parse_args(["report", "x.jsonl", "--out", "o"])
+    assert cli._settings(args, REPORT_DRAWS).draws == REPORT_DRAWS == 2000
+    assert cli._settings(args, REPORT_DRAWS).tune == 1000
+
+
+def test_report_command_writes_the_run_record(tmp_path):
+    df, _ = afd.simulate(n_models=2, n_queries=4, n_samples=2, seed=3)
+    data = afd.write_logs(df, tmp_path / "s.parquet")
+    assert cli.main(["report", str(data), "--out", str(tmp_path / "rep"), "--sections", "data,seed_sem",
+                     "--seed", "9"]) == 0
+    md = (tmp_path / "rep" / "index.md").read_text()
+    rec = md.split("## Run record")[1]
+    assert f"afdecomp report {data} --out {tmp_path / 'rep'} --sections data,seed_sem --seed 9" in rec
+    assert "seed 9" in rec and "2000 draws" in rec and "**fits:** none" in rec
+
+
+@pytest.mark.slow
+def test_report_rational_alone_via_the_cli_has_the_loo_comparison(tmp_path, capfd):
+    df, _ = afd.simulate(n_models=2, n_queries=5, n_samples=2, variants=["default", "ncs"], seed=3)
+    data = afd.write_logs(df, tmp_path / "s.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli.main(["report", str(data), "--out", str(tmp_path / "rep"), "--sections", "rational",
+                         "--draws", "100", "--tune", "100"]) == 0
+    err = capfd.readouterr().err
+    assert "fitting the gap model (2 chains x (100 tune + 100 draws)" in err  # declared by the section
+    assert (tmp_path / "rep" / "tables" / "rational_loo.csv").is_file()
