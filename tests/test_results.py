@@ -164,3 +164,16 @@ def test_a_hand_built_table_fits_the_gap_model_and_one_tier_data_are_refused():
     assert list(res.summary()["model"]) == ["a", "b"] and res.seed_sem() is not None
     with pytest.raises(ValueError, match=r"1 of 2 condition\(s\) lack a labelled tier.*model=b"):
         afd.ComplianceGap().fit(df[~((df["model"] == "b") & (df["condition"] == "deployment"))])
+
+
+def test_rational_results_real_dimensions():
+    _, res = _rational_fit()
+    gap = res.by_condition("gap")
+    assert set(gap.dims) == {"draw", "model", "variant", "steer_vector", "steer_coef"}
+    np.testing.assert_array_equal(gap.sel(model="model-01", variant="ncs", steer_vector="none", steer_coef=0.0),
+                                  res.predict_gap("ncs").sel(model="model-01"))
+    # the values vector was applied on the default variant only: NaN on ncs, a value on default
+    assert gap.sel(variant="ncs", steer_vector="values", steer_coef=1.0).isnull().all()
+    assert gap.sel(variant="default", steer_vector="values", steer_coef=1.0).notnull().all()
+    rt, rd = res.by_condition("rate_training"), res.by_condition("rate_deployment")
+    np.testing.assert_allclose((rt - rd).fillna(0), gap.fillna(0), atol=1e-12)

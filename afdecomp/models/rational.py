@@ -18,6 +18,7 @@ priors do not depend on the units of α; reported λ, ρ and η are per unit α 
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ from .. import theory
 from ..aggregate import aggregate, as_tidy, check_tiers
 from ..design import CUES, Catalog, default_catalog
 from ._loglik import binomial_potential
+
+#: Fits of at least this many cells show sampling progress by default (:meth:`RationalAgent._progress`).
+PROGRESS_CELLS = 1000
 
 DRIVER_CUE = {"values": "values", "sycophancy": "sycophancy", "goal_guarding": "goal_guarding"}
 
@@ -191,7 +195,7 @@ class RationalAgent:
         at least 500 labelled generations (the data then pin each model down and the centred
         form samples far better), and uses the non-centred form otherwise.
     progress : bool, optional
-        Show sampling progress (default: on when the fit is large).
+        Show sampling progress (default: on a terminal, or for a fit of >= 1,000 cells).
     hdi_prob : float, default 0.94
         Probability of the reported highest-density intervals (``summary`` and the analyses).
     """
@@ -294,6 +298,13 @@ class RationalAgent:
                                                       d.cells["n"].to_numpy(dtype=float), eta_lin))
         return model
 
+    def _progress(self, n_cells: int) -> bool:
+        """Show sampling progress: as asked, else on a terminal or for a fit of >= 1,000 cells
+        (minutes of sampling; a small fit takes seconds and stays quiet in logs and tests)."""
+        if self.progress is not None:
+            return bool(self.progress)
+        return sys.stderr.isatty() or n_cells >= PROGRESS_CELLS
+
     def _centered(self, design: Design) -> bool:
         if self.parameterization not in ("auto", "centered", "noncentered"):
             raise ValueError("parameterization must be 'auto', 'centered' or 'noncentered'")
@@ -345,7 +356,7 @@ class RationalAgent:
         model = self.build(design)
         idata = sample(model, draws=self.draws, tune=self.tune, chains=self.chains,
                        random_seed=self.random_seed, sampler=self.sampler,
-                       target_accept=self.target_accept, progress=self.progress, n_cells=len(cells))
+                       target_accept=self.target_accept, progress=self._progress(len(cells)), n_cells=len(cells))
         idata.attrs.update({"hdi_prob": float(self.hdi_prob),
                             "random_seed": -1 if self.random_seed is None else int(self.random_seed)})
         res = RationalResults(idata, design, catalog, ident, goal_guarding=self.goal_guarding)

@@ -145,6 +145,36 @@ class RationalResults(Results):
     def fitted_variants(self) -> list[str]:
         return sorted(set(self.design.cells["variant"].astype(str)))
 
+    def by_condition(self, name: str = "gap") -> xr.DataArray:
+        """Predicted ``gap``, ``rate_training`` or ``rate_deployment`` of every fitted condition.
+
+        Dims ``draw``, ``model``, ``variant`` and, with steering, ``steer_vector`` and
+        ``steer_coef`` (the unsteered condition is ``steer_vector="none"``, ``steer_coef=0``);
+        NaN where the data have no such condition. The same layout as
+        :meth:`afdecomp.GapResults.by_condition`, e.g. ``res.by_condition().sel(model=m)``.
+        """
+        what = {"gap": None, "rate_training": "training", "rate_deployment": "deployment"}
+        if name not in what:
+            raise ValueError(f"name must be one of {list(what)}, not {name!r}")
+        cells = self.design.cells
+        conds = cells[["variant", "steer_vector", "steer_coef"]].astype({"variant": str, "steer_vector": str})
+        conds = conds.drop_duplicates().sort_values(["variant", "steer_vector", "steer_coef"])
+        models = list(self.design.models)
+        seen = cells.groupby([cells["variant"].astype(str), cells["steer_vector"].astype(str), "steer_coef",
+                              cells["model"].astype(str)], observed=True).size()
+        arrays = []
+        for v, vec, a in conds.itertuples(index=False):
+            kw = {"steer_vector": vec, "steer_coef": float(a)}
+            x = (self.predict_gap(v, **kw) if what[name] is None else self.predict(v, what[name], **kw)).to_numpy()
+            has = np.array([(v, vec, a, m) in seen.index for m in models])
+            arrays.append(np.where(has[None, :], x, np.nan))
+        index = pd.MultiIndex.from_frame(conds.reset_index(drop=True))
+        da = xr.DataArray(np.stack(arrays, axis=-1), dims=("draw", "model", "condition"), coords={"model": models})
+        da = da.assign_coords(xr.Coordinates.from_pandas_multiindex(index, "condition")).unstack("condition")
+        if not self.design.steered:
+            da = da.squeeze(["steer_vector", "steer_coef"], drop=True)
+        return da.rename(name)
+
     def _repr_parts(self) -> list[str]:
         d = self.design
         return [f"{len(d.models)} model(s)", f"{len(self.fitted_variants())} variant(s)",
