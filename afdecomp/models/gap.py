@@ -3,20 +3,24 @@
 Per model × prompt variant × steering condition ("pair") a (β, γ): β the logit compliance in
 deployment, γ the logit-scale gap. The pairs of one setting (variant × steering) share a
 population mean μ, each model has a deviation δ shared by all its settings, and the pairs
-scatter around μ + δ with an LKJ(2) covariance, so a model with little data is pulled toward
-the other models (and toward its own other settings). Queries enter with a difficulty effect ``u_q`` and a
-query-specific gap ``w_q``, both zero-sum (the global intercept and the mean of the query
-effects are not separately identified otherwise; STACK.md measured unconstrained query effects
-never converging) and non-centred::
+scatter around μ + δ, so a model with little data is pulled toward the other models (and toward
+its own other settings). Queries enter with a difficulty effect ``u_q`` and a query-specific
+gap ``w_q``, both zero-sum (the global intercept and the mean of the query effects are not
+separately identified otherwise)::
 
     logit p_c = β_pair + u_q + t · (γ_pair + w_q),   t = oversight (1 training, 0 deployment)
-    (β, γ)_pair = μ_setting + δ_model + L · z_pair,   L L' = diag(τ) LKJ(2) diag(τ),   z ~ N(0, 1)
-    δ_model ~ ZeroSumNormal(τ_m) over models, independently for β and γ
-    u = σ_u · ZeroSumNormal(1),  w = σ_w · ZeroSumNormal(1)
+    (β, γ)_pair ~ N(μ_setting + δ_model, diag(τ_β, τ_γ)²)
+    δ_model ~ ZeroSumNormal(τ_model) over models, independently for β and γ
+    u ~ ZeroSumNormal(σ_u),  w ~ ZeroSumNormal(σ_w)
 
-With graded oversight, ``t`` is the stated oversight probability and the reported training rate
-is the one at t = 1. Priors (logit scale): μ_β ~ N(0, 1.5), μ_γ ~ N(0, 1) (a negative gap is as plausible as a
-positive one), τ ~ HalfNormal(1), τ_m ~ HalfNormal(0.5), σ_u ~ HalfNormal(1), σ_w ~ HalfNormal(0.5).
+The structure follows the design (:func:`structure`): δ only when some model has several
+settings and some setting several models, the pair scatter only when the design leaves it
+residual degrees of freedom; otherwise two levels would be the same level written twice. Each
+level is written partially non-centred with a weight taken from the data's information about
+it (docs/gap.md). With graded oversight, ``t`` is the stated oversight probability and the
+reported training rate is the one at t = 1. Priors (logit scale): μ_β ~ N(0, 1.5), μ_γ ~ N(0, 1)
+(a negative gap is as plausible as a positive one), τ ~ HalfNormal(1), τ_model ~
+HalfNormal(0.5), σ_u ~ HalfNormal(1), σ_w ~ HalfNormal(0.5).
 """
 
 from __future__ import annotations
@@ -128,82 +132,243 @@ def _dense(d: Design):
     return levels, n, k
 
 
-def build_model(d: Design, centred: bool | None = None, dense: bool | None = None):
+@dataclass
+class Structure:
+    """Which levels the design separates, and how each level is written (decided from the data).
+
+    ``a_*`` are centring weights of the partially non-centred parameterisation
+    (Papaspiliopoulos, Roberts & Sköld 2007): a level ``x ~ N(c, τ)`` is sampled as
+    ``x̃ ~ N(a·c, τ^a)``, ``x = c + τ^(1-a)·(x̃ - a·c)``, the same distribution for any ``a``;
+    ``a = 1`` is the centred form (good when the data pin ``x`` down), ``a = 0`` the
+    non-centred one (good when they do not). Each ``a`` is ``τ_q² / (τ_q² + se²)``, the share of
+    the element's variance the data can see, with ``se`` its binomial standard error and ``τ_q``
+    a low quantile of the level scale's approximate posterior (see :func:`_weights`).
+    """
+
+    model_level: bool        # δ_model: some model has >= 2 settings and some setting >= 2 models
+    pair_level: bool         # scatter of the pairs around μ (+ δ): the design leaves residual df
+    a_beta: np.ndarray       # per pair
+    a_gamma: np.ndarray      # per pair
+    a_model: np.ndarray      # (β, γ)
+    a_u: float
+    a_w: float
+    scales: dict             # approximate posterior means of the level scales
+
+
+def _logit_rate(k, n):
+    """Smoothed empirical logit and its sampling variance (k + ½)/(n + 1)."""
+    p = (k + 0.5) / (n + 1.0)
+    return np.log(p / (1 - p)), 1.0 / ((n + 1.0) * p * (1 - p))
+
+
+def _tier_logits(d: Design, index: np.ndarray, size: int):
+    """Per group: deployment logit, its variance, gap logit (per unit t), its variance."""
+    dep = d.cell_t == 0
+    out = []
+    for mask in (dep, ~dep):
+        n = np.bincount(index[mask], weights=d.cell_n[mask], minlength=size)
+        k = np.bincount(index[mask], weights=d.cell_k[mask], minlength=size)
+        out.append(_logit_rate(k, n))
+    nt = np.bincount(index[~dep], weights=d.cell_n[~dep], minlength=size)
+    tbar = np.bincount(index[~dep], weights=(d.cell_n * d.cell_t)[~dep], minlength=size) / np.maximum(nt, 1)
+    tbar = np.where(tbar > 0, tbar, 1.0)
+    (l0, v0), (l1, v1) = out
+    return l0, v0, (l1 - l0) / tbar, (v0 + v1) / tbar ** 2
+
+
+def _scale_posterior(r: np.ndarray, v: np.ndarray, df: int, prior_sd: float):
+    """Approximate posterior of a level's scale τ from residuals ``r`` with noise variances ``v``.
+
+    ``r_i ~ N(0, τ² + v_i)`` with a HalfNormal(``prior_sd``) prior, on a grid; ``df`` residual
+    degrees of freedom (the residuals of a fit of ``len(r) - df`` effects). Returns the grid and
+    its posterior weights.
+    """
+    tau = np.linspace(0.0, 4.0 * prior_sd, 401)
+    logp = -0.5 * (tau / prior_sd) ** 2
+    if df > 0:
+        scale = len(r) / df                    # residuals are shrunk by the fitted effects
+        tot = tau[:, None] ** 2 + v[None, :]
+        logp = logp - 0.5 * (df / len(r)) * np.sum(np.log(tot) + scale * r[None, :] ** 2 / tot, axis=1)
+    post = np.exp(logp - logp.max())
+    return tau, post / post.sum()
+
+
+#: The lower quantile of a scale's approximate posterior at which the centring weight is taken.
+LOW_QUANTILE = 0.05
+
+
+def _weights(r: np.ndarray, v: np.ndarray, df: int, prior_sd: float, se2) -> tuple[np.ndarray, float]:
+    """Centring weights ``τ_q² / (τ_q² + se²)`` and the posterior mean of τ.
+
+    ``τ_q`` is the :data:`LOW_QUANTILE` of the scale's approximate posterior: where small scales
+    are plausible the weight goes toward the non-centred form, whose geometry stays good as τ → 0
+    (the centred one is a funnel there, which the sampler meets in the posterior's left tail).
+    """
+    tau, post = _scale_posterior(r, v, df, prior_sd)
+    tau_q = tau[min(np.searchsorted(np.cumsum(post), LOW_QUANTILE), len(tau) - 1)]
+    se2 = np.atleast_1d(np.asarray(se2, dtype=float))
+    return tau_q ** 2 / (tau_q ** 2 + se2), float(post @ tau)
+
+
+def _residuals(y: np.ndarray, groups: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    """Residuals of ``y`` after additive group effects (least squares), and their degrees of freedom."""
+    X = np.column_stack([np.ones(len(y))] + [np.eye(g.max() + 1)[g][:, 1:] for g in groups if g.max() > 0])
+    coef, _, rank, _ = np.linalg.lstsq(X, y, rcond=None)
+    return y - X @ coef, len(y) - rank
+
+
+def structure(d: Design, centred: bool | None = None) -> Structure:
+    """The :class:`Structure` of the model for a design: its levels and their centring weights.
+
+    Levels: δ_model only when some model has several settings and some setting several models
+    (otherwise δ and the pair scatter, or δ and μ, are the same level written twice); the pair
+    scatter only when the pairs outnumber the effects (μ, δ) fitted to them. Weights: each
+    level's residuals (empirical logits minus least-squares setting and model effects) give an
+    approximate posterior of its scale τ (normal residuals, the model's half-normal prior, on a
+    grid), and each element's weight is ``E[τ² / (τ² + se²)]`` over it, with ``se`` the
+    element's binomial standard error. ``centred`` forces every weight to 1 (True) or 0 (False).
+    """
+    P, S, M, Q = len(d.pairs), len(d.settings), len(d.models), len(d.queries)
+    model_level = M > 1 and P > M and P > S
+    pair_level = P > S + (M - 1 if model_level else 0)
+    b, vb, g, vg = _tier_logits(d, d.cell_pair, P)
+    scales = {}
+    groups = [d.pair_setting] + ([d.pair_model] if model_level else [])
+    a_pair = []
+    for name, y, v in (("tau_beta", b, vb), ("tau_gamma", g, vg)):
+        r, df = _residuals(y, groups)
+        a, scales[name] = _weights(r, v, df, 1.0, v)
+        a_pair.append(a)
+    a_model = np.zeros(2)
+    if model_level:
+        per = np.bincount(d.pair_model, minlength=M)
+        for j, (y, v, key) in enumerate(((b, vb, "tau_beta"), (g, vg, "tau_gamma"))):
+            r, _ = _residuals(y, [d.pair_setting])
+            rm = np.bincount(d.pair_model, weights=r, minlength=M) / per
+            se2 = (scales[key] ** 2 + np.bincount(d.pair_model, weights=v, minlength=M) / per) / per
+            w, scales[f"tau_model_{j}"] = _weights(rm - rm.mean(), se2, M - 1, 0.5, np.median(se2))
+            a_model[j] = w[0]
+    a_u = a_w = 0.0
+    if Q > 1:  # per query, pooled over pairs: its logits' spread beyond the binomial noise
+        u0, v0, w0, vw = _tier_logits(d, d.cell_query, Q)
+        w, scales["sigma_u"] = _weights(u0 - u0.mean(), v0, Q - 1, 1.0, np.median(v0))
+        a_u = float(w[0])
+        w, scales["sigma_w"] = _weights(w0 - w0.mean(), vw, Q - 1, 0.5, np.median(vw))
+        a_w = float(w[0])
+    a_beta, a_gamma = a_pair
+    if centred is not None:
+        c = 1.0 if centred else 0.0
+        a_beta, a_gamma = np.full(P, c), np.full(P, c)
+        a_model, a_u, a_w = np.full(2, c), c, c
+    return Structure(model_level, pair_level, a_beta, a_gamma, a_model, a_u, a_w, scales)
+
+
+def _partial(pm, name: str, centre, scale, a, dims):
+    """``N(centre, scale)`` written with centring weight ``a`` (see :class:`Structure`)."""
+    raw = pm.Normal(name + "_raw", mu=a * centre, sigma=scale ** a, dims=dims)
+    return centre + scale ** (1.0 - a) * (raw - a * centre)
+
+
+def _partial_zerosum(pm, name: str, scale, a, dims):
+    """``ZeroSumNormal(scale)`` written with centring weight ``a``."""
+    raw = pm.ZeroSumNormal(name + "_raw", sigma=scale ** a, dims=dims)
+    return pm.Deterministic(name, scale ** (1.0 - a) * raw, dims=dims)
+
+
+#: Prior standard deviations of the setting means μ (β, γ), logit scale.
+MU_SD = np.array([1.5, 1.0])
+
+
+def _centred_within(d: Design, x):
+    """``x`` minus the mean of its setting's pairs (a zero-sum deviation within each setting)."""
+    n = np.bincount(d.pair_setting, minlength=len(d.settings))
+    avg = np.zeros((len(d.settings), len(d.pairs)))
+    avg[d.pair_setting, np.arange(len(d.pairs))] = 1.0 / n[d.pair_setting]
+    return x - (avg @ x)[d.pair_setting]
+
+
+def _setting_means(pm, d: Design, tau):
+    """The setting means μ, sampled through the mean ``m`` of each setting's pairs.
+
+    With ``x_p ~ N(0, τ)`` the pair deviations, ``β_p = μ_s + δ + x_p = m_s + δ + (x_p - x̄_s)``
+    with ``m_s = μ_s + x̄_s``. The data pin ``m_s`` down, while μ_s given the pairs has a spread
+    of τ/√n_s: sampled directly, μ and τ form a funnel when a setting has few pairs and τ is
+    uncertain. So ``m_s ~ N(0, √(σ_μ² + τ²/n_s))`` (μ integrated out) is sampled, and μ from its
+    exact conditional, ``μ_s = k·m_s + √(k τ²/n_s)·ε_s``, ``k = σ_μ² / (σ_μ² + τ²/n_s)``,
+    ``ε_s ~ N(0, 1)``: the same joint distribution. Returns (m, μ), each (setting, param).
+    """
+    import pytensor.tensor as pt
+    n = np.bincount(d.pair_setting, minlength=len(d.settings)).astype(float)[:, None]
+    v = tau[None, :] ** 2 / n                                   # Var(x̄_s), (setting, param)
+    m = pm.Normal("m_setting", 0.0, sigma=pt.sqrt(MU_SD ** 2 + v), dims=("setting", "param"))
+    eps = pm.Normal("mu_eps", 0.0, 1.0, dims=("setting", "param"))
+    k = MU_SD ** 2 / (MU_SD ** 2 + v)
+    mu = pm.Deterministic("mu", k * m + pt.sqrt(k * v) * eps, dims=("setting", "param"))
+    return m, mu
+
+
+def build_model(d: Design, centred: bool | None = None, dense: bool | None = None,
+                struct: Structure | None = None, shared: bool = False):
     """The PyMC model (``pm.Model``) of the module docstring for a :class:`Design`.
 
-    Parameterisation (measured on ``data/example`` and the ``bench_fit`` study; see
-    docs/model.md): the bivariate (β, γ) of a pair is written as its β part non-centred and its γ
-    part centred *given* β, ``γ ~ N(centre_γ + L₁₀ z_β, L₁₁)``, which is the same LKJ model.
-    β's scatter across pairs is small (τ_β ≈ 0.1-0.15 logits) so the data barely move it
-    past its prior: non-centred. γ's scatter is larger than the data's uncertainty about it, so
-    centring removes the coupling between γ and its scale that made the LKJ correlation the
-    slowest-mixing quantity (min bulk ESS 67-90 → 220+ on the example). The model-level
-    deviations are centred (each model has thousands of generations) unless a model has fewer
-    than 1,000.
-
-    ``centred``: force the γ part of the pairs, the model deviations and the query difficulties
-    ``u`` centred (True) or non-centred (False); default: γ centred when the median pair has at
-    least 200 generations, model deviations when the smallest model has at least 1,000, ``u`` when
-    the median query has at least 100. The query-specific gaps ``w`` are always non-centred
-    (their scale is often near zero). ``dense``: evaluate the likelihood on the full (tier × pair ×
+    The levels and their parameterisation follow the design and the data (:func:`structure`):
+    the model deviations δ only when the design separates them from the pairs, the pair scatter
+    only when it leaves residual degrees of freedom, and every level partially non-centred with
+    the weight the data's information gives it. ``centred`` forces every weight to 1 (True) or
+    0 (False). With a pair level, each setting's mean μ is sampled through the mean of its pairs
+    (see :func:`_setting_means`). ``dense``: evaluate the likelihood on the full (tier × pair ×
     query) grid (faster when the grid is at least half full; the default then).
+    ``shared``: hold the counts ``k`` and the centring weights in ``pm.Data`` (names ``k``,
+    ``a_beta``, ``a_gamma``, ``a_model``, ``a_u``, ``a_w``), so that one compiled model can be
+    refitted to new counts of the same design (``benchmarks/sbc_gap.py``).
     """
     import pymc as pm
-    per_query = np.bincount(d.cell_query, weights=d.cell_n)
-    per_model = np.bincount(d.pair_model, weights=d.pairs["n"].to_numpy(dtype=float))
-    c_gamma = bool(np.median(d.pairs["n"]) >= 200) if centred is None else centred
-    c_model = bool(per_model.min() >= 1000) if centred is None else centred
-    c_query = bool(np.median(per_query) >= 100) if centred is None else centred
+    st = struct if struct is not None else structure(d, centred)
     grid = _dense(d) if dense in (None, True) else None
     coords = {"pair": pair_labels(d.pairs), "setting": np.arange(len(d.settings)), "model": d.models,
               "param": ["beta", "gamma"], "query": d.queries}
     with pm.Model(coords=coords) as model:
-        mu = pm.Normal("mu", mu=0.0, sigma=np.array([1.5, 1.0]), dims=("setting", "param"))
-        chol, _, _ = pm.LKJCholeskyCov("chol", n=2, eta=2.0, sd_dist=pm.HalfNormal.dist(1.0, shape=2),
-                                       compute_corr=True)
-        centre_b = mu[d.pair_setting, 0]
-        centre_g = mu[d.pair_setting, 1]
-        if len(d.models) > 1:
+        weights = {"a_beta": st.a_beta, "a_gamma": st.a_gamma, "a_model": np.asarray(st.a_model, dtype=float),
+                   "a_u": np.asarray(st.a_u, dtype=float), "a_w": np.asarray(st.a_w, dtype=float)}
+        k_obs = grid[2] if grid is not None else d.cell_k
+        if shared:
+            weights = {name: pm.Data(name, value) for name, value in weights.items()}
+            k_obs = pm.Data("k", k_obs)
+        delta_b = delta_g = 0.0
+        if st.model_level:
             # a model-level deviation shared by all of a model's settings; zero-sum over models so
             # that it does not trade off against the setting means μ
             tau_m = pm.HalfNormal("tau_model", 0.5, dims="param")
-            if c_model:
-                delta_b = pm.ZeroSumNormal("delta_beta", sigma=tau_m[0], dims="model")
-                delta_g = pm.ZeroSumNormal("delta_gamma", sigma=tau_m[1], dims="model")
-            else:
-                delta_b = pm.Deterministic("delta_beta", tau_m[0] * pm.ZeroSumNormal(
-                    "delta_beta_raw", sigma=1.0, dims="model"), dims="model")
-                delta_g = pm.Deterministic("delta_gamma", tau_m[1] * pm.ZeroSumNormal(
-                    "delta_gamma_raw", sigma=1.0, dims="model"), dims="model")
-            centre_b = centre_b + delta_b[d.pair_model]
-            centre_g = centre_g + delta_g[d.pair_model]
-        # (β, γ) = centre + L z with L the LKJ Cholesky factor, written as β | z_β and γ | β
-        z_b = pm.Normal("z_beta", 0.0, 1.0, dims="pair")
-        beta = pm.Deterministic("beta", centre_b + chol[0, 0] * z_b, dims="pair")
-        if c_gamma:
-            gamma = pm.Normal("gamma", mu=centre_g + chol[1, 0] * z_b, sigma=chol[1, 1], dims="pair")
+            delta_b = _partial_zerosum(pm, "delta_beta", tau_m[0], weights["a_model"][0], "model")[d.pair_model]
+            delta_g = _partial_zerosum(pm, "delta_gamma", tau_m[1], weights["a_model"][1], "model")[d.pair_model]
+        if not st.pair_level:
+            mu = pm.Normal("mu", mu=0.0, sigma=MU_SD, dims=("setting", "param"))
+            beta = pm.Deterministic("beta", mu[d.pair_setting, 0] + delta_b, dims="pair")
+            gamma = pm.Deterministic("gamma", mu[d.pair_setting, 1] + delta_g, dims="pair")
         else:
-            z_g = pm.Normal("z_gamma", 0.0, 1.0, dims="pair")
-            gamma = pm.Deterministic("gamma", centre_g + chol[1, 0] * z_b + chol[1, 1] * z_g, dims="pair")
+            # the pair scales: standard deviations of the pairs' (β, γ) around μ + δ
+            tau = pm.HalfNormal("chol_stds", 1.0, dims="param")
+            x_b = _partial(pm, "beta", 0.0, tau[0], weights["a_beta"], "pair")
+            x_g = _partial(pm, "gamma", 0.0, tau[1], weights["a_gamma"], "pair")
+            m, mu = _setting_means(pm, d, tau)
+            beta = pm.Deterministic("beta", m[d.pair_setting, 0] + delta_b + _centred_within(d, x_b), dims="pair")
+            gamma = pm.Deterministic("gamma", m[d.pair_setting, 1] + delta_g + _centred_within(d, x_g), dims="pair")
         if len(d.queries) > 1:
             sigma_u = pm.HalfNormal("sigma_u", 1.0)
             sigma_w = pm.HalfNormal("sigma_w", 0.5)
-            if c_query:
-                u = pm.ZeroSumNormal("u", sigma=sigma_u, dims="query")
-            else:
-                u = pm.Deterministic("u", sigma_u * pm.ZeroSumNormal("u_raw", sigma=1.0, dims="query"), dims="query")
-            w = pm.Deterministic("w", sigma_w * pm.ZeroSumNormal("w_raw", sigma=1.0, dims="query"), dims="query")
+            u = _partial_zerosum(pm, "u", sigma_u, weights["a_u"], "query")
+            w = _partial_zerosum(pm, "w", sigma_w, weights["a_w"], "query")
         else:
             u = w = np.zeros(1)
         if grid is not None:
-            levels, n, k = grid
+            levels, n, _ = grid
             eta_0 = beta[:, None] + u[None, :]
             eta_g = gamma[:, None] + w[None, :]
             eta = eta_0[None] + levels[:, None, None] * eta_g[None]
-            pm.Potential("loglik", binomial_potential(k, n, eta))  # empty grid cells (n = 0) add nothing
+            pm.Potential("loglik", binomial_potential(k_obs, n, eta))  # empty grid cells (n = 0) add nothing
         else:
             eta = beta[d.cell_pair] + u[d.cell_query] + d.cell_t * (gamma[d.cell_pair] + w[d.cell_query])
-            pm.Potential("loglik", binomial_potential(d.cell_k, d.cell_n, eta))
+            pm.Potential("loglik", binomial_potential(k_obs, d.cell_n, eta))
     return model
 
 
@@ -213,7 +378,8 @@ class ComplianceGap:
     Parameters
     ----------
     draws, tune, chains : int
-        NUTS draws and tuning steps per chain, number of chains.
+        NUTS draws and tuning steps per chain, number of chains (4 by default: R-hat compares
+        chains, and nutpie runs them on as many cores as there are).
     random_seed : int, optional
         Same seed, same data, same sampler -> the same posterior.
     sampler : {"auto", "nutpie", "pymc", "numpyro"}
@@ -231,7 +397,7 @@ class ComplianceGap:
     >>> res.summary()                                            # doctest: +SKIP
     """
 
-    def __init__(self, draws: int = 1000, tune: int = 1000, chains: int = 2, random_seed: int | None = None,
+    def __init__(self, draws: int = 1000, tune: int = 1000, chains: int = 4, random_seed: int | None = None,
                  sampler: str = "auto", hdi_prob: float = 0.94, progress: bool | None = None,
                  target_accept: float = 0.9, label: str = "complied"):
         if sampler not in SAMPLERS:
@@ -262,7 +428,8 @@ class ComplianceGap:
         cells = as_cells(data, self.label)
         d = design(cells)
         progress = self.progress if self.progress is not None else len(d.cell_n) > 5000
-        model = build_model(d)
+        st = structure(d)
+        model = build_model(d, struct=st)
         t0 = time.perf_counter()
         idata, sampler = self._sample(model, progress, len(d.cell_n))
         seconds = time.perf_counter() - t0
@@ -271,7 +438,8 @@ class ComplianceGap:
             seed = seed_sem_gap(data, self.label)
         idata = attach(idata, d, hdi_prob=self.hdi_prob, seed_table=seed, random_seed=self.random_seed,
                        attrs={"sampler": sampler, "sampling_seconds": seconds, "draws": self.draws,
-                              "tune": self.tune, "chains": self.chains, "label": self.label})
+                              "tune": self.tune, "chains": self.chains, "label": self.label,
+                              "levels": "+".join(["setting"] + ["model"] * st.model_level + ["pair"] * st.pair_level)})
         return GapResults(idata)
 
 
