@@ -41,8 +41,9 @@ class FitSettings:
     sampler : str
         NUTS backend: ``"auto"`` (nutpie when installed), ``"nutpie"``, ``"pymc"`` or ``"numpyro"``.
     progress : bool or None
-        Show the sampler's progress bar; None shows it only when stderr is a terminal (a log
-        file gets one line before and after each fit instead of a redrawn table).
+        Show the sampler's progress bar; None shows it only in a terminal (a log file gets one
+        line before and after each fit, from the report and the CLI, instead of a table cut to
+        80 columns).
     """
 
     draws: int = 1000
@@ -94,8 +95,10 @@ class FitSettings:
 
 
 def _is_terminal() -> bool:
+    """Whether both stdout and stderr are terminals: PyMC draws the sampler's progress table
+    (rich) on stdout, tqdm on stderr; into a file either is printed once, cut to 80 columns."""
     try:
-        return sys.stderr.isatty()
+        return sys.stdout.isatty() and sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
 

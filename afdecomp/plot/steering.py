@@ -68,7 +68,7 @@ def steering(sa, *, quantity="gap", models=None, vectors=None, axes=None, fig=No
         if fig is not None:
             import warnings
             warnings.warn("plot.steering(fig=...) is deprecated: pass axes=", DeprecationWarning, stacklevel=2)
-        fig = fig or plt.figure(figsize=(3.6 * len(cols) + 0.6, 2.3 * len(models) + 0.8), layout="constrained")
+        fig = fig or plt.figure(figsize=(max(5.0, 3.6 * len(cols) + 0.6), 2.3 * len(models) + 0.8), layout="constrained")
         axes = np.atleast_2d(fig.subplots(len(models), len(cols), sharex=True, sharey=True, squeeze=False))
     prob = int(sa.hdi_prob * 100)
     for r, m in enumerate(models):
@@ -112,6 +112,6 @@ def steering(sa, *, quantity="gap", models=None, vectors=None, axes=None, fig=No
     handles.append(Line2D([], [], color="0.45", ls="--", marker="o", mfc="white",
                           label="random direction at matching |α| (band)"))
     handles.append(Patch(color="0.5", alpha=0.15, label="random-control band"))
-    fig.legend(handles=handles[:-1], loc="outside lower center", ncol=min(3, len(handles) - 1), fontsize=8,
+    fig.legend(handles=handles[:-1], loc="outside lower center", ncol=min(len(cols), 3, len(handles) - 1), fontsize=8,
                frameon=False)
     return axes

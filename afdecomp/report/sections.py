@@ -5,6 +5,8 @@ are made (once) before it runs, so a section never depends on which other sectio
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
 from .. import plot
@@ -181,7 +183,9 @@ def _seed_sem_section(ctx: Context) -> Section:
     if not ctx.df["complied"].notna().any():  # e.g. unlabelled transcripts
         return Section(title, [Text(
             "No generation has a compliance label yet (label them first): no rate or gap to estimate.")])
-    t = ctx.cached("seed_sem_gap", lambda: seed_sem_gap(ctx.df))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        t = ctx.cached("seed_sem_gap", lambda: seed_sem_gap(ctx.df))
     r = ctx.cached("rates", lambda: rates(ctx.df))
     if t.empty:  # labels only in one tier (e.g. a partly judged sampler log): no gap yet
         return Section(title, [Text(
@@ -191,6 +195,7 @@ def _seed_sem_section(ctx: Context) -> Section:
     blocks = [Text("The published estimator: per seed (`sample`), the compliance rate over "
                    "queries in training minus deployment; mean over seeds ± SEM, and a one-sample "
                    "t-test. Seeds are the only replicate here; queries are treated as fixed.")]
+    blocks += [Caution(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
     show = t.copy()
     show["p_value"] = show["p_value"].map(lambda p: f"{p:.2g}")
     blocks.append(Table("seed_sem_gap", show, "Compliance rates and gap per condition (papers' estimator)."))
