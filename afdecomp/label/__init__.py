@@ -14,14 +14,14 @@ See ``docs/labelling.md``.
 from ..sampler.openai_backend import ServerUnavailable
 from .datasets import as_records, read_labelled
 from .judges import HFJudge, Judge, LogprobsUnavailable, MockJudge, OpenAIJudge, load_judge
-from .run import LabelReport, aggregate_store, apply_labels, label
+from .run import JudgeFailed, LabelReport, aggregate_store, apply_labels, label
 from .store import VoteStore
-from .tasks import Task, bundled_tasks, load_task
+from .tasks import Task, TaskError, bundled_tasks, load_task
 from .validation import JudgeValidation, validate_judge, validate_labels
 
 __all__ = [
-    "HFJudge", "Judge", "JudgeValidation", "LabelReport", "LogprobsUnavailable", "MockJudge", "OpenAIJudge",
-    "ServerUnavailable", "Task", "VoteStore",
+    "HFJudge", "Judge", "JudgeFailed", "JudgeValidation", "LabelReport", "LogprobsUnavailable", "MockJudge",
+    "OpenAIJudge", "ServerUnavailable", "Task", "TaskError", "VoteStore",
     "aggregate_store", "apply_labels", "as_records", "bundled_tasks", "label", "load_judge", "load_task",
     "read_labelled", "validate_judge", "validate_labels",
 ]
