@@ -44,6 +44,7 @@ def test_train_test_file_names_pair_into_one_model(tmp_path):
     assert rep.conditions == {"training": 3, "deployment": 3}
     assert df.groupby("query_id", observed=True)["condition"].nunique().eq(2).all()
     assert "file-name suffix '_train' -> training" in str(rep) and "'_test' -> deployment" in str(rep)
+    assert any(r.startswith("file-name suffix '_test'") for r in rep.recognised)
     # a prompt that contradicts its file name is a bad record naming both
     recs = [{"input": PROMPT.format(tier="True", q="x"), "response": "ok"}]
     (tmp_path / "tiny-model_test.json").write_text(json.dumps(recs))

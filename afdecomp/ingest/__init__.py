@@ -80,6 +80,11 @@ class LoadReport:
             out[f.format] = out.get(f.format, 0) + 1
         return out
 
+    @property
+    def recognised(self) -> list[str]:
+        """Every spelling, rule or policy the readers applied (tiers, model names, maps, skips)."""
+        return list(dict.fromkeys(r for f in self.files for r in f.notes.get("recognised", [])))
+
     def to_frame(self) -> pd.DataFrame:
         """One row per file read: path, format, rows kept, records set aside."""
         return pd.DataFrame([{"path": f.path, "format": f.format, "rows": f.rows, "bad": f.bad,
@@ -98,7 +103,7 @@ class LoadReport:
                     notes[k] = notes.get(k, 0) + int(v)
         if notes:
             lines.append("reader notes: " + ", ".join(f"{k} {v}" for k, v in notes.items()))
-        recognised = list(dict.fromkeys(r for f in self.files for r in f.notes.get("recognised", [])))
+        recognised = self.recognised
         if recognised:
             lines.append("recognised: " + "; ".join(recognised[:8])
                          + (f"; ... and {len(recognised) - 8} more" if len(recognised) > 8 else ""))
@@ -116,7 +121,7 @@ class LoadReport:
                          + (f" ({self.duplicates_conflicting} with conflicting labels)"
                             if self.duplicates_conflicting else ""))
             if self.superseded:
-                lines.append(f"superseded file(s) (every row a duplicate): "
+                lines.append("superseded file(s) (every row a duplicate): "
                              + ", ".join(Path(s).name for s in self.superseded[:5]))
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file(s) no reader reads: "

@@ -130,7 +130,7 @@ def _condition(meta: dict, query: str | None):
             v = str(meta[key]).strip().lower()
             v = v if v in _CONDITION else _wild.tier_value(v) or v
             if v not in _CONDITION:
-                raise ValueError(f"metadata.{key}: unknown value {meta[key]!r}")
+                raise ValueError(f"metadata.{key}: unknown value {meta[key]!r}; {_wild.tier_hint([meta[key]])}")
             return _CONDITION[v]
     if query is not None:
         tag = tr.free_tier(query)

@@ -13,7 +13,6 @@ is set only where the output carries ``<request_fully_accepted/>`` (complied) or
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from . import _transcript as tr
