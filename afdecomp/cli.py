@@ -24,8 +24,9 @@ EXAMPLE = dict(
 def _one_line(e: BaseException) -> str:
     from .ingest import LogFormatError
     if isinstance(e, LogFormatError):
-        return (f"{len(e.bad)} malformed record(s); first: {e.bad[0]} "
-                "(use --on-error quarantine to set them aside)")
+        tail = (f"; all written to {e.quarantine}" if e.quarantine else
+                " (use --on-error quarantine to set them aside)" if any(b.line is not None for b in e.bad) else "")
+        return f"{len(e.bad)} malformed record(s); first: {e.bad[0]}{tail}"
     lines = [ln for ln in str(e).splitlines() if ln.strip()]
     first = lines[0] if lines else type(e).__name__
     if len(lines) > 1:
@@ -35,11 +36,18 @@ def _one_line(e: BaseException) -> str:
 
 def _load(args):
     from .ingest import load_logs
+    from .ingest.mapped import column_map_from_specs
+    options = _reader_options(args.option)
+    cmap = column_map_from_specs(args.map, args.const)
+    if cmap is not None:
+        if "column_map" in options:
+            raise ValueError("give --map/--const or --option column_map=..., not both")
+        options["column_map"] = cmap
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the load report says the same, once
         df, rep = load_logs(args.logs, format=args.format, on_error=args.on_error,
-                            dedupe=not args.no_dedupe, quarantine=args.quarantine,
-                            return_report=True, **_reader_options(args.option))
+                            dedupe=not args.no_dedupe, quarantine=args.quarantine, keep=args.keep,
+                            return_report=True, **options)
     print(rep)
     return df, rep
 
@@ -68,6 +76,13 @@ def _add_load_args(p):
     p.add_argument("--no-dedupe", action="store_true", help="fail on duplicated record ids")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="reader option, e.g. af_threshold=0.5, model=NAME, column_map=map.toml (repeatable)")
+    p.add_argument("--map", action="append", metavar="SOURCE=FIELD",
+                   help="read CSV/Parquet through a column map (repeatable; a source may feed several "
+                        "fields, several sources one field: first non-missing wins), e.g. prompt_id=query_id")
+    p.add_argument("--const", action="append", metavar="FIELD=VALUE",
+                   help="with --map: a schema field the table lacks, e.g. variant=default")
+    p.add_argument("--keep", default="first", choices=["first", "last"],
+                   help="duplicate record ids: keep the first or the last in sorted path order (the newest run)")
 
 
 def _add_fit_args(p, draws: int | None):
