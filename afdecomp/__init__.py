@@ -6,8 +6,15 @@ it into values, goal guarding and sycophancy, and report.
 """
 
 from . import plot
-from .ablation import ablation_contrasts
+from . import steering_analysis as _old_path  # noqa: F401  (loaded first: the name below is the function)
 from .aggregate import aggregate
+from .analysis import (
+                    Decomposition,
+                    SteeringAnalysis,
+                    ablation_contrasts,
+                    decompose,
+                    steering_analysis,
+)
 from .design import Catalog, default_catalog, load_catalog
 from .ingest import LoadReport, LogFormatError, load_logs, write_logs
 from .label import (
@@ -22,7 +29,6 @@ from .label import (
                     validate_labels,
 )
 from .models.baseline import rates, seed_sem_gap
-from .models.decomposition import Decomposition, decompose
 from .models.gap import ComplianceGap
 from .models.glm import glm_gap
 from .models.rational import RationalAgent, identifiability
@@ -30,7 +36,6 @@ from .models.rational_results import RationalResults
 from .results import GapResults, load_results
 from .schema import SchemaError, validate
 from .simulate import Truth, simulate
-from .steering_analysis import SteeringAnalysis, steering_analysis
 
 __version__ = "0.1.0"
 

@@ -10,8 +10,8 @@ import pytest
 from scipy.special import expit
 
 import afdecomp as afd
+from afdecomp.analysis.decomposition import COALITIONS, PARTS, shapley, theory_shares
 from afdecomp.design import Catalog, Variant
-from afdecomp.models.decomposition import COALITIONS, PARTS, shapley, theory_shares
 
 from ._decomp_fits import N_QUERIES, null_fit, plain_fit
 

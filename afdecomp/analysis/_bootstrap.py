@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .aggregate import aggregate
+from ..aggregate import aggregate
 
 
 def query_bootstrap(df: pd.DataFrame, keys: list[str], *, label: str = "complied", n_boot: int = 1000,
