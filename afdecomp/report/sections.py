@@ -279,7 +279,7 @@ def _loo_blocks(res, gap) -> list:
     diff, dse = float(-cmp.loc[other, "elpd_diff"]), float(cmp.loc[other, "dse"])
     verdict = ("the data cannot tell them apart (the difference is under 2 standard errors)" if diff < 2 * dse
                else f"the data favour the {best} model (by more than 2 standard errors)")
-    show = cmp[["elpd", "se", "p", "elpd_diff", "dse", "weight", "diag_elpd"]].round(1)
+    show = cmp[["elpd", "se", "p", "elpd_diff", "dse", "weight", "diag_elpd"]].copy()
     show.insert(0, "model", show.index)
     return [Text(f"PSIS-LOO against the unconstrained reduced-form gap model (`res.compare(gap)`): "
                  f"the {best} model has the higher expected log predictive density for held-out cells, by "
