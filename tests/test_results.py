@@ -177,3 +177,16 @@ def test_rational_results_real_dimensions():
     assert gap.sel(variant="default", steer_vector="values", steer_coef=1.0).notnull().all()
     rt, rd = res.by_condition("rate_training"), res.by_condition("rate_deployment")
     np.testing.assert_allclose((rt - rd).fillna(0), gap.fillna(0), atol=1e-12)
+
+
+def test_the_analyses_read_a_gap_fit_through_gap_draws():
+    """decompose and ablation_contrasts take a GapResults like any fit (no type checks)."""
+    _, _, res = small_fit()
+    t = afd.ablation_contrasts(results=res)
+    assert set(t["variant"]) == {"default", "ncs"} and len(t) == 3 * 2
+    ncs = t[t["variant"] == "ncs"].set_index("model")
+    np.testing.assert_allclose(ncs["gap"], res.gap_draws("ncs").mean("draw").to_numpy())
+    with pytest.raises(ValueError, match="does not cross"):  # 2 variants cannot give 8 cue combinations
+        afd.decompose(res)
+    with pytest.raises(TypeError, match="structural fit"):
+        afd.steering_analysis(afd.simulate(n_models=1, n_queries=2, n_samples=1, seed=0)[0], res)

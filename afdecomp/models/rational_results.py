@@ -18,7 +18,7 @@ import xarray as xr
 from scipy.special import expit
 
 from .. import _arviz, theory
-from ..design import CUES, Catalog, Variant, Vector
+from ..design import Catalog, Variant, Vector
 from ..results import Results
 from ..schema import CONDITIONS
 from .rational import Design, _drivers, build_design, identifiability
