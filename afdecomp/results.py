@@ -41,6 +41,17 @@ SUMMARY_COLUMNS = CONDITION_KEYS + ["rate_training", "rate_deployment", "gap", "
 KINDS: dict[str, type[Results]] = {}
 
 
+def interval_prob(ci_prob: float | None, hdi_prob: float | None, default: float = 0.94) -> float:
+    """The interval probability of a call: ``ci_prob`` (ArviZ 1.x's name), or the older
+    ``hdi_prob`` where the API named it, else ``default``; checked to lie in (0, 1)."""
+    if ci_prob is not None and hdi_prob is not None and float(ci_prob) != float(hdi_prob):
+        raise ValueError(f"ci_prob={ci_prob} and hdi_prob={hdi_prob} disagree; pass one (ci_prob)")
+    prob = float(ci_prob if ci_prob is not None else hdi_prob if hdi_prob is not None else default)
+    if not 0 < prob < 1:
+        raise ValueError(f"the interval probability must lie in (0, 1), got {prob}")
+    return prob
+
+
 class ConvergenceWarning(UserWarning):
     """The sampler did not converge well enough: R-hat, ESS or divergences out of bounds."""
 
@@ -162,12 +173,12 @@ class Results:
                 + ("converged" if ok else "NOT converged"))
 
     # ------------------------------------------------------------------ tables
-    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
-        """The fit's main table (see the subclass)."""
+    def summary(self, ci_prob: float | None = None, *, hdi_prob: float | None = None) -> pd.DataFrame:
+        """The fit's main table (see the subclass); intervals are HDIs at ``ci_prob``."""
         raise NotImplementedError
 
-    def _prob(self, hdi_prob: float | None) -> float:
-        return self.hdi_prob if hdi_prob is None else float(hdi_prob)
+    def _prob(self, ci_prob: float | None, hdi_prob: float | None = None) -> float:
+        return interval_prob(ci_prob, hdi_prob, self.hdi_prob)
 
     # ------------------------------------------------------------------ analyses
     def gap_draws(self, cues="default", *, queries: str = "observed", scenario: str | None = None,
@@ -426,14 +437,14 @@ class GapResults(Results):
         da = da.assign_coords(xr.Coordinates.from_pandas_multiindex(index, "pair"))
         return da.unstack("pair")
 
-    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+    def summary(self, ci_prob: float | None = None, *, hdi_prob: float | None = None) -> pd.DataFrame:
         """Per condition: posterior mean rates, the probability-scale gap and its HDI.
 
         The rates and the gap are averaged over the queries observed in each condition (the
         estimand the papers report). Columns: model, scenario, variant, steer_vector,
         steer_layer, steer_coef, rate_training, rate_deployment, gap, gap_lo, gap_hi, n.
         """
-        prob = self._prob(hdi_prob)
+        prob = self._prob(ci_prob, hdi_prob)
         out = self.pairs()
         n = out.pop("n")
         gap = self.draws("gap")
@@ -451,15 +462,15 @@ class GapResults(Results):
         w = self.draws("w") if self.has("w") else np.zeros((S, Q))
         return u, w
 
-    def population_gap(self, hdi_prob: float | None = None, n_mc: int = 200,
-                       random_seed: int | None = 0) -> pd.DataFrame:
+    def population_gap(self, ci_prob: float | None = None, n_mc: int = 200,
+                       random_seed: int | None = 0, *, hdi_prob: float | None = None) -> pd.DataFrame:
         """The gap per condition for a *new* query: E over u ~ N(0, σ_u), w ~ N(0, σ_w).
 
         Integrated by Monte Carlo (``n_mc`` draws of (u, w) per posterior draw). Returns the
         condition keys, ``gap``, ``gap_lo``, ``gap_hi``.
         """
         from scipy.special import expit
-        prob = self._prob(hdi_prob)
+        prob = self._prob(ci_prob, hdi_prob)
         rng = np.random.default_rng(random_seed)
         beta, gamma = self.draws("beta"), self.draws("gamma")
         S, P = beta.shape
@@ -478,13 +489,13 @@ class GapResults(Results):
         out["gap_lo"], out["gap_hi"] = _arviz.hdi(gap.T, prob)
         return out
 
-    def ppc(self, hdi_prob: float | None = None) -> pd.DataFrame:
+    def ppc(self, ci_prob: float | None = None, *, hdi_prob: float | None = None) -> pd.DataFrame:
         """Observed pooled gap per condition against its posterior-predictive distribution.
 
         Columns: the condition keys, ``observed``, ``predicted`` (mean of the replicated gap),
         ``lo``, ``hi`` (HDI of the replicated gap) and ``covered``.
         """
-        prob = self._prob(hdi_prob)
+        prob = self._prob(ci_prob, hdi_prob)
         rep = _arviz.posterior(self.idata, "gap_rep", group="posterior_predictive")
         out = self.pairs().drop(columns="n")
         out["observed"] = _arviz.group(self.idata, "constant_data")["gap_obs"].values

@@ -190,3 +190,16 @@ def test_the_analyses_read_a_gap_fit_through_gap_draws():
         afd.decompose(res)
     with pytest.raises(TypeError, match="structural fit"):
         afd.steering_analysis(afd.simulate(n_models=1, n_queries=2, n_samples=1, seed=0)[0], res)
+
+
+def test_one_interval_vocabulary():
+    """ci_prob (ArviZ 1.x) everywhere; hdi_prob still works where the API named it."""
+    _, _, res = small_fit()
+    pd.testing.assert_frame_equal(res.summary(ci_prob=0.8), res.summary(hdi_prob=0.8))
+    pd.testing.assert_frame_equal(res.summary(0.8), res.summary(ci_prob=0.8))
+    with pytest.raises(ValueError, match="disagree"):
+        res.summary(ci_prob=0.8, hdi_prob=0.9)
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        res.ppc(ci_prob=94)
+    t = afd.ablation_contrasts(results=res, ci_prob=0.5)
+    pd.testing.assert_frame_equal(t, afd.ablation_contrasts(results=res, hdi_prob=0.5))

@@ -22,7 +22,7 @@ from scipy import stats
 
 from .. import _arviz
 from ..models.baseline import rates, seed_sem_gap
-from ..results import as_fit
+from ..results import as_fit, interval_prob
 from ._bootstrap import interval, query_bootstrap
 
 COLUMNS = ["model", "variant", "source", "gap", "gap_lo", "gap_hi", "contrast", "contrast_lo", "contrast_hi"]
@@ -36,8 +36,8 @@ def _unsteered(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def ablation_contrasts(df: pd.DataFrame | None = None, results=None, *, reference: str = "default",
-                       hdi_prob: float = 0.94, method: str = "bootstrap", n_boot: int = 2000,
-                       scenario: str | None = None, random_seed=0) -> pd.DataFrame:
+                       ci_prob: float | None = None, method: str = "bootstrap", n_boot: int = 2000,
+                       scenario: str | None = None, random_seed=0, hdi_prob: float | None = None) -> pd.DataFrame:
     """Gap per prompt variant and ``gap(reference) − gap(variant)``, from data and/or a fitted model.
 
     Parameters
@@ -50,8 +50,9 @@ def ablation_contrasts(df: pd.DataFrame | None = None, results=None, *, referenc
         variants it was fitted on, from :meth:`~afdecomp.results.Results.gap_draws`.
     reference : str
         The full prompt (default ``"default"``).
-    hdi_prob : float
-        Interval probability (HDI for the model, percentile or normal interval for the data).
+    ci_prob : float, default 0.94
+        Interval probability (HDI for the model, percentile or normal interval for the data);
+        ``hdi_prob=`` is the older name.
     method : {"bootstrap", "seed"}
         Data intervals: query bootstrap (default) or the papers' seed SEM.
     scenario : str, optional
@@ -64,6 +65,7 @@ def ablation_contrasts(df: pd.DataFrame | None = None, results=None, *, referenc
         ``contrast``, ``contrast_lo``, ``contrast_hi`` (contrast = gap(reference) − gap(variant);
         0 with no interval for the reference itself).
     """
+    hdi_prob = interval_prob(ci_prob, hdi_prob)
     if df is None and results is None:
         raise ValueError("ablation_contrasts needs the data (df), a fitted model (results), or both")
     parts = []

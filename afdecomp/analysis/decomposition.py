@@ -28,7 +28,7 @@ import xarray as xr
 
 from .. import _arviz, theory
 from ..design import CUES, DRIVERS, Catalog
-from ..results import as_fit
+from ..results import as_fit, interval_prob
 
 PARTS = DRIVERS + ("remainder",)
 COALITIONS = tuple(frozenset(c) for r in range(4) for c in combinations(DRIVERS, r))
@@ -144,7 +144,7 @@ class Decomposition:
             frames.append(f)
         return pd.concat(frames, ignore_index=True)
 
-    def summary(self, hdi_prob: float = 0.94) -> pd.DataFrame:
+    def summary(self, ci_prob: float | None = None, *, hdi_prob: float | None = None) -> pd.DataFrame:
         """Posterior mean and HDI of each share.
 
         Returns
@@ -156,8 +156,9 @@ class Decomposition:
         """
         sh = self.shares.to_numpy()
         gp = self.gap.to_numpy()
-        lo, hi = _arviz.hdi(np.moveaxis(sh, 0, -1), prob=hdi_prob)      # model × driver
-        glo, ghi = _arviz.hdi(gp.T, prob=hdi_prob)
+        prob = interval_prob(ci_prob, hdi_prob)
+        lo, hi = _arviz.hdi(np.moveaxis(sh, 0, -1), prob=prob)      # model × driver
+        glo, ghi = _arviz.hdi(gp.T, prob=prob)
         rows = []
         for j, m in enumerate(self.models):
             clear = not (glo[j] <= 0 <= ghi[j])

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .. import _arviz
 from ..design import Catalog, default_catalog
+from ..results import interval_prob
 from ._bootstrap import interval, query_bootstrap, row_text
 
 QUANTITIES = ("rate_training", "rate_deployment", "gap")
@@ -51,6 +52,7 @@ class SteeringAnalysis:
     def __init__(self, data, curves, specific, variant, hdi_prob):
         self.data, self.curves, self.specific = data, curves, specific
         self.variant, self.hdi_prob = variant, hdi_prob
+        self.ci_prob = hdi_prob  # ArviZ 1.x's name; hdi_prob kept for existing code
 
     def summary(self, quantity: str = "gap") -> pd.DataFrame:
         """The specific effects for one quantity (default the gap), data and model side by side."""
@@ -65,9 +67,9 @@ class SteeringAnalysis:
         return f"SteeringAnalysis(variant={self.variant!r}, {len(self.panels())} model × vector × layer panel(s))"
 
 
-def steering_analysis(df: pd.DataFrame, results=None, *, variant: str = "default", hdi_prob: float = 0.94,
+def steering_analysis(df: pd.DataFrame, results=None, *, variant: str = "default", ci_prob: float | None = None,
                       n_boot: int = 1000, n_grid: int = 41, catalog: Catalog | None = None,
-                      random_seed=0) -> SteeringAnalysis:
+                      random_seed=0, hdi_prob: float | None = None) -> SteeringAnalysis:
     """Gap and tier rates against α per model × vector × layer, and the vectors' specific effects.
 
     Parameters
@@ -79,8 +81,9 @@ def steering_analysis(df: pd.DataFrame, results=None, *, variant: str = "default
         The fitted rational-agent model (adds ``curves`` and model-based specific effects).
     variant : str
         The prompt variant the steering sweep was run on.
-    hdi_prob : float
-        Interval probability (HDI for the model, percentile bootstrap for the data).
+    ci_prob : float, default 0.94
+        Interval probability (HDI for the model, percentile bootstrap for the data);
+        ``hdi_prob=`` is the older name.
     n_boot : int
         Query-bootstrap replicates for the data intervals.
     n_grid : int
@@ -93,6 +96,7 @@ def steering_analysis(df: pd.DataFrame, results=None, *, variant: str = "default
     -------
     SteeringAnalysis
     """
+    hdi_prob = interval_prob(ci_prob, hdi_prob)
     if results is not None and not getattr(results, "structural", False):
         raise TypeError(f"steering curves need a structural fit (RationalResults), which predicts any α; "
                         f"got {type(results).__name__}. Pass results=None for the data alone")

@@ -92,16 +92,17 @@ class RationalResults(Results):
         return out
 
     # ------------------------------------------------------------------ tables
-    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+    def summary(self, ci_prob: float | None = None, *, hdi_prob: float | None = None) -> pd.DataFrame:
         """Per model and parameter (b, V, S, g, lambda_<vector>, rho, eta) and population rows.
 
         Returns
         -------
         DataFrame
             ``model`` (``"(population)"`` for hyperparameters), ``parameter``, ``mean``, ``sd``,
-            ``lo``, ``hi`` (HDI at ``hdi_prob``, default the fit's ``hdi_prob``, 0.94).
+            ``lo``, ``hi`` (HDI at ``ci_prob``, default the fit's ``hdi_prob``, 0.94;
+            ``hdi_prob=`` is the older name).
         """
-        prob = self._prob(hdi_prob)
+        prob = self._prob(ci_prob, hdi_prob)
         rows = []
         d = self.design
 
@@ -264,7 +265,8 @@ class RationalResults(Results):
     def _cell_counts(self):
         return self.design.cells["k"].to_numpy(), self.design.cells["n"].to_numpy()
 
-    def ppc(self, hdi_prob: float = 0.94, max_draws: int = 400, random_seed=0) -> pd.DataFrame:
+    def ppc(self, ci_prob: float | None = None, max_draws: int = 400, random_seed=0, *,
+            hdi_prob: float | None = None) -> pd.DataFrame:
         """Posterior predictive check of the observed gap per condition.
 
         For each model × variant × steering condition (and oversight level > 0), the observed
@@ -294,7 +296,7 @@ class RationalResults(Results):
                 return num / den
         obs = pooled(cells["k"].to_numpy(dtype=float), tr) - pooled(cells["k"].to_numpy(dtype=float), ~tr)
         rep = pooled(k_rep.astype(float), tr) - pooled(k_rep.astype(float), ~tr)
-        lo, hi = _arviz.hdi(rep.T, prob=hdi_prob)
+        lo, hi = _arviz.hdi(rep.T, prob=self._prob(ci_prob, hdi_prob))
         first = cells.groupby(grp).first()[keys]
         out = first.reset_index(drop=True)
         out["observed"] = obs
