@@ -71,7 +71,8 @@ def rational_params(res, *, ax=None, parameters=("V", "S", "g"), ci_prob: float 
     ax.invert_yaxis()
     ax.set_xlabel(f"posterior mean and {prob:.0%} HDI (logit-utility units)")
     ax.set_title("Rational-agent parameters per model")
-    ax.legend(frameon=False, fontsize=8, title="parameter", title_fontsize=8)
+    ax.legend(frameon=False, fontsize=8, title="parameter", title_fontsize=8, loc="center left",
+              bbox_to_anchor=(1.01, 0.5))
     ax.grid(axis="x", alpha=0.3)
     return ax
 
