@@ -170,8 +170,27 @@ def cmd_report(args) -> None:
     if args.judge_validation:
         from .label.validation import JudgeValidation
         options["validations"] = [JudgeValidation.from_json(p) for p in args.judge_validation]
+    if args.fit:
+        options["fits"] = _saved_fits(args.fit)
     index = build_report(df, args.out, load_report=rep, sections=sections, **options)
     print(f"report written: {index} (open {Path(args.out) / 'index.html'} in a browser)")
+
+
+def _saved_fits(paths) -> dict:
+    """Fits saved by ``afdecomp fit gap|rational --out FILE``, by the report's name for them."""
+    from .models.rational_results import RationalResults
+    from .results import GapResults, load_results
+    fits = {}
+    for path in paths:
+        res = load_results(path)
+        name = "gap" if isinstance(res, GapResults) else "rational" if isinstance(res, RationalResults) else None
+        if name is None:
+            raise ValueError(f"{path}: a {type(res).__name__} is not a fit the report uses (gap or rational)")
+        if name in fits:
+            raise ValueError(f"{path}: a second {name} fit (give each model's fit once)")
+        fits[name] = res
+        print(f"read the {name} fit from {path}: {res!r}")
+    return fits
 
 
 def _apply_stores(df, stores):
@@ -467,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--judge-validation", action="append", metavar="JSON",
                    help="validation.json from `afdecomp validate-judge`: show the judge's measured accuracy")
     _add_fit_args(s, draws=None)
+    s.add_argument("--fit", action="append", metavar="FILE",
+                   help="a fit saved by `afdecomp fit gap|rational --out FILE` of the same logs: used instead of "
+                        "fitting that model again (repeatable)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("generate", help="run a study on local models (needs the [sampler] extra)")

@@ -65,3 +65,21 @@ def test_report_rational_alone_via_the_cli_has_the_loo_comparison(tmp_path, capf
     err = capfd.readouterr().err
     assert "fitting the gap model (2 chains x (100 tune + 100 draws)" in err  # declared by the section
     assert (tmp_path / "rep" / "tables" / "rational_loo.csv").is_file()
+
+
+def test_report_reads_saved_fits_instead_of_fitting(tmp_path, capfd):
+    df, _ = afd.simulate(n_models=2, n_queries=4, n_samples=2, seed=3)
+    data = afd.write_logs(df, tmp_path / "s.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli.main(["fit", "gap", str(data), "--out", str(tmp_path / "g.nc"), "--draws", "50", "--tune", "50"]) == 0
+        capfd.readouterr()
+        assert cli.main(["report", str(data), "--out", str(tmp_path / "rep"), "--sections", "gap",
+                         "--fit", str(tmp_path / "g.nc")]) == 0
+    out, err = capfd.readouterr()
+    assert "read the gap fit from" in out and "fitting the gap model" not in err
+    md = (tmp_path / "rep" / "index.md").read_text()
+    assert "**fits:** gap: given" in md and "2 chains x 50 draws" in md
+    assert cli.main(["report", str(data), "--out", str(tmp_path / "rep2"), "--fit", str(tmp_path / "g.nc"),
+                     "--fit", str(tmp_path / "g.nc")]) == 1
+    assert "a second gap fit" in capfd.readouterr().err
