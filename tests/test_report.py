@@ -148,7 +148,7 @@ def test_all_sections_together_headline_first(study, fits, tmp_path):
     assert summ.set_index("model")["gap, hierarchical (94% HDI)"].str.startswith(
         tuple(f"{g[m]:+.3f}" for m in g.index)).all()
     # 100 draws do not converge: said in plain words, with what to do
-    assert "the sampler has not converged" in md and "--draws 4000" in md
+    assert "the sampler has not converged" in md and "--draws 200" in md
     # integer counts: no "12.0" in the generations table, and the CSV keeps integers
     gen = md.split("Generations per model")[1].split("##")[0]
     assert "| 12 |" in gen and ".0 |" not in gen

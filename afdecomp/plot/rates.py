@@ -90,7 +90,8 @@ def rates(table: pd.DataFrame, *, ax=None, variant: str = "default"):
     ax.set_yticks(np.arange(len(rows)), rows)
     ax.invert_yaxis()
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel("compliance rate (Wilson interval as in the table)")
+    level = table.attrs.get("ci_prob")
+    ax.set_xlabel(f"compliance rate ({level:.0%} Wilson interval)" if level else "compliance rate (Wilson interval)")
     scen = t["scenario"].nunique() if "scenario" in t.columns else 1
     ax.set_title(f"Compliance by tier, variant '{variant}'" + (f" ({scen} scenarios)" if scen > 1 else ""))
     ax.legend(frameon=False, fontsize=8)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ._core import Caution, Context, Table, Text
+from .sections import _draws
 
 _DRIVERS = {"values": "values", "goal_guarding": "goal guarding", "sycophancy": "sycophancy"}
 
@@ -40,7 +41,8 @@ def _diagnostics(name: str, rec) -> list:
     if line.endswith("NOT converged"):
         return [Caution(f"{name}: the sampler has not converged ({line.rsplit(':', 1)[0]})",
                         "its means and intervals in this summary and below are not yet reliable.",
-                        "run the report again with more draws (`--draws 4000`, say) and check this line again.")]
+                        f"run the report again with more draws (`--draws {2 * _draws(rec)}`, say) and check "
+                        "this line again.")]
     return [Text(f"**{name}:** the sampler converged ({line.rsplit(':', 1)[0]}), so its intervals can be read.")]
 
 
