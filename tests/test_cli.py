@@ -83,3 +83,11 @@ def test_report_reads_saved_fits_instead_of_fitting(tmp_path, capfd):
     assert cli.main(["report", str(data), "--out", str(tmp_path / "rep2"), "--fit", str(tmp_path / "g.nc"),
                      "--fit", str(tmp_path / "g.nc")]) == 1
     assert "a second gap fit" in capfd.readouterr().err
+
+
+def test_report_help_names_every_section():
+    from afdecomp import report
+    sub = cli.build_parser()._subparsers._group_actions[0].choices["report"]
+    text = " ".join(sub.format_help().split())
+    for key in report.SECTIONS:
+        assert key in text.split("--sections SECTIONS")[-1].split("--catalog")[0], key
