@@ -135,3 +135,41 @@ def test_bad_input_is_named():
         as_cells(cells)
     with pytest.raises(ValueError, match="sampler"):
         ComplianceGap(sampler="gibbs")
+
+
+def test_structure_follows_the_design():
+    from afdecomp.models.gap import structure
+
+    def st(**kw):
+        return structure(design(as_cells(afd.simulate(**kw)[0])))
+
+    one_variant = st(n_models=4, n_queries=10, n_samples=3, seed=1)
+    assert not one_variant.model_level and one_variant.pair_level   # δ and the pairs would be one level
+    one_model = st(n_models=1, n_queries=10, n_samples=3, variants=["default", "ncs", "low-stakes"], seed=1)
+    assert not one_model.model_level and not one_model.pair_level   # each setting has one pair: μ alone
+    crossed = st(n_models=4, n_queries=10, n_samples=3, variants=["default", "ncs"], seed=1)
+    assert crossed.model_level and crossed.pair_level
+    rich = st(n_models=6, n_queries=40, n_samples=5, seed=0)        # 400 generations per pair, τ ≈ 0.8
+    assert rich.a_beta.min() > 0.5 and 0 <= rich.a_w < 0.3          # β pinned by data; σ_w (truly 0) is not
+
+
+def test_reparameterised_prior_is_the_model_prior():
+    # The pair effects are sampled through the setting means' conditional and centred within
+    # each setting (build_model); the prior must still be mu ~ N(0, (1.5, 1)) and
+    # (beta - mu - delta) / tau_beta ~ N(0, 1) independent of mu. 4,000 prior draws: the SD of a
+    # sample SD is ~1.1%, so 5% tolerances (and |corr| < 0.05, ~3 SE) fail only on a real error.
+    import pymc as pm
+
+    from afdecomp.models.gap import build_model
+    d = design(as_cells(afd.simulate(n_models=4, n_queries=6, n_samples=2, variants=["default", "ncs"], seed=2)[0]))
+    with build_model(d), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pr = pm.sample_prior_predictive(draws=4000, random_seed=1,
+                                        var_names=["mu", "chol_stds", "delta_beta", "beta"])["prior"]
+    mu = pr["mu"].values[0]
+    np.testing.assert_allclose(mu.std(axis=0), [[1.5, 1.0]] * len(d.settings), rtol=0.05)
+    z = (pr["beta"].values[0] - mu[:, d.pair_setting, 0] - pr["delta_beta"].values[0][:, d.pair_model]) \
+        / pr["chol_stds"].values[0][:, :1]
+    np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=0.05)
+    assert np.abs(z.mean(axis=0)).max() < 0.06
+    assert abs(np.corrcoef(z[:, 0], mu[:, d.pair_setting[0], 0])[0, 1]) < 0.05
