@@ -177,6 +177,17 @@ G_CHECKED = ("mu", "chol_stds", "tau_model", "delta_beta", "delta_gamma", "beta"
              "sigma_w", "u", "w")
 
 
+def readable(quantity: str) -> str:
+    """A quantity's name with its parameter spelled out (``mu[3]`` -> ``mu[setting 1, γ]``)."""
+    import re
+    m = re.fullmatch(r"(mu|chol_stds|tau_model)\[(\d+)\]", quantity)
+    if not m:
+        return quantity
+    j, par = int(m.group(2)), "βγ"[int(m.group(2)) % 2]
+    return {"mu": f"mu[setting {j // 2}, {par}]", "chol_stds": f"pair scale τ_{par}",
+            "tau_model": f"model scale τ_model,{par}"}[m.group(1)]
+
+
 def uniformity(table: pd.DataFrame, L: int = 99, bins: int = 10, alpha: float = 0.05) -> pd.DataFrame:
     """Chi-square per quantity, plus all gaps pooled; ``uniform`` at the Bonferroni threshold."""
     out = []
@@ -241,6 +252,7 @@ def main(argv=None) -> None:
         table = pd.read_csv(a.out / "ranks.csv")
     else:
         table = run(study, a.replicates, seed=a.seed, save=a.out / "ranks.csv")
+    table["quantity"] = table["quantity"].map(readable)
     res = uniformity(table)
     fig = a.figure or a.out / "sbc_ranks.png"
     histogram_figure(table, fig)
