@@ -95,7 +95,7 @@ def test_every_figure_takes_ax_or_axes_and_one_interval_vocabulary():
 def test_ci_prob_and_hdi_prob_are_one_setting():
     from afdecomp.plot._style import ci_prob_of
     assert ci_prob_of() == 0.94 and ci_prob_of(hdi_prob=0.9) == 0.9 and ci_prob_of(0.8) == 0.8
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="disagree"):
         ci_prob_of(0.8, 0.9)
     _, _, res = small_fit()
     a = afd.plot.gaps(res, ci_prob=0.5)

@@ -20,13 +20,10 @@ def _axes(ax, figsize):
 
 
 def ci_prob_of(ci_prob=None, hdi_prob=None, default=CI_PROB) -> float:
-    """The interval probability from ``ci_prob`` or its older name ``hdi_prob`` (not both)."""
-    if ci_prob is not None and hdi_prob is not None and ci_prob != hdi_prob:
-        raise ValueError(f"give ci_prob or hdi_prob, not both ({ci_prob} vs {hdi_prob})")
-    p = ci_prob if ci_prob is not None else hdi_prob if hdi_prob is not None else default
-    if not 0 < float(p) < 1:
-        raise ValueError(f"ci_prob must be in (0, 1), got {p}")
-    return float(p)
+    """The interval probability from ``ci_prob`` or its older name ``hdi_prob`` (the package's
+    one rule, :func:`afdecomp.results.interval_prob`)."""
+    from ..results import interval_prob
+    return interval_prob(ci_prob, hdi_prob, default)
 
 
 def ci_kind_of(ci_kind: str) -> str:
