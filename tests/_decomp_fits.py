@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 import afdecomp as afd
+from afdecomp.results import ConvergenceWarning
 
 STEER = [{"vector": "values", "layer": 3, "coefs": [-2.0, 2.0]},
          {"vector": "sycophancy", "layer": 3, "coefs": [-2.0, 2.0]},
@@ -21,7 +22,7 @@ N_QUERIES = 12
 
 def fit(df: pd.DataFrame, seed: int, draws: int = 300):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # short chains: ESS warnings expected
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short chains: ESS warnings expected
         return afd.RationalAgent(draws=draws, tune=draws, chains=2, random_seed=seed).fit(df)
 
 

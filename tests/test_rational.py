@@ -10,6 +10,7 @@ import pytest
 
 import afdecomp as afd
 from afdecomp.models.rational import RationalAgent, identifiability
+from afdecomp.results import ConvergenceWarning
 
 STEER = [{"vector": "values", "layer": 3, "coefs": [-2.0, 2.0]},
          {"vector": "sycophancy", "layer": 3, "coefs": [-2.0, 2.0]},
@@ -29,7 +30,7 @@ def _fit(seed, n_models=6, n_queries=40, n_samples=20, draws=500, **kw):
     df, truth = afd.simulate(n_models=n_models, n_queries=n_queries, n_samples=n_samples,
                              variants="published", steering=STEER, seed=seed, **kw)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # short chains: ESS warnings expected here
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short chains: ESS warnings expected here
         res = RationalAgent(draws=draws, tune=draws, chains=2, random_seed=seed).fit(df)
     return df, truth, res
 
@@ -88,7 +89,7 @@ def test_identifiability_flags_a_design_that_cannot_separate_S_from_g(tmp_path):
     assert rep.loc["V", "identified"]
     with pytest.warns(UserWarning, match="g is not identified"):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
             RationalAgent(draws=20, tune=20, chains=1, random_seed=0).fit(df, catalog=cat)
     # a single ablation that removes sycophancy alone separates them
     df2, _ = afd.simulate(n_models=2, n_queries=3, n_samples=1, variants=["default", "ncs"], seed=0)
@@ -115,7 +116,7 @@ def test_data_without_goal_guarding_is_told_apart():
                              params=params, seed=5)
     assert (truth.params["g"] == 0).all()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         with_g = RationalAgent(draws=300, tune=300, chains=2, random_seed=5).fit(df)
         no_g = RationalAgent(draws=300, tune=300, chains=2, random_seed=5, goal_guarding=False).fit(df)
     g = with_g.summary().query("parameter == 'g'")
