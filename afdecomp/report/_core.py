@@ -98,6 +98,29 @@ class Context:
         if self.settings is None:
             self.settings = self.options.get("settings") or FitSettings(draws=REPORT_DRAWS)
 
+    @property
+    def gap_df(self) -> pd.DataFrame:
+        """The rows of the conditions that have labelled generations in both tiers: the table every
+        gap and model of the report uses (the others have no gap; :attr:`one_tier` names them)."""
+        if "gap_df" not in self.cache:
+            from ..aggregate import CONDITION_KEYS
+            df = self.df
+            keys = [c for c in CONDITION_KEYS if c in df.columns]
+            cond = (df.groupby(keys, observed=True, dropna=False, sort=False).ngroup() if keys
+                    else pd.Series(0, index=df.index))
+            tiers = df.loc[df["complied"].notna(), "condition"].astype(str).groupby(cond, sort=False).nunique()
+            both = set(tiers.index[tiers == 2])
+            keep = cond.isin(both).to_numpy()
+            seen = df[~keep].drop_duplicates(keys)[keys] if keys else df.head(0)
+            self.cache["gap_df"], self.cache["one_tier"] = df[keep], seen.reset_index(drop=True)
+        return self.cache["gap_df"]
+
+    @property
+    def one_tier(self) -> pd.DataFrame:
+        """The conditions left out of every gap: no labelled generation in one tier (or in both)."""
+        _ = self.gap_df  # fills the cache
+        return self.cache["one_tier"]
+
     def cached(self, key: str, make: Callable[[], object]):
         if key not in self.cache:
             self.cache[key] = make()

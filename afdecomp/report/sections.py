@@ -21,11 +21,10 @@ CI = 0.94  # the report's posterior intervals (ArviZ's default)
 def _not_fittable(ctx: Context) -> str | None:
     """Why no model can be fitted to this table (None when one can): no labels, or no
     condition labelled in both tiers."""
-    lab = ctx.df[ctx.df["complied"].notna()]
-    if lab.empty:
+    if not ctx.df["complied"].notna().any():
         return "no generation has a compliance label yet (label them first)"
-    if lab["condition"].nunique() < 2:
-        return "the labelled generations are all in one tier, so there is no gap to model"
+    if ctx.gap_df.empty:
+        return "no condition has labelled generations in both tiers, so there is no gap to model"
     return None
 
 
@@ -34,7 +33,7 @@ def _fit_gap(ctx: Context) -> FitRecord:
     why = _not_fittable(ctx)
     if why:
         return FitRecord("gap", why_not=why)
-    return run_fit("gap", ctx, lambda: ctx.settings.gap().fit(ctx.df))
+    return run_fit("gap", ctx, lambda: ctx.settings.gap().fit(ctx.gap_df))
 
 
 @fit("rational")
@@ -46,7 +45,7 @@ def _fit_rational(ctx: Context) -> FitRecord:
     if why:
         return FitRecord("rational", why_not=why)
     catalog = ctx.options.get("catalog") or default_catalog()
-    cells = ctx.cached("cells", lambda: aggregate(ctx.df, warn=False))
+    cells = ctx.cached("cells", lambda: aggregate(ctx.gap_df, warn=False))
     try:
         ident = identifiability(cells, catalog)
     except UnknownVariantError as e:
@@ -55,7 +54,7 @@ def _fit_rational(ctx: Context) -> FitRecord:
     if not ident.set_index("parameter").reindex(["V", "S", "g"])["identified"].fillna(False).any():
         return FitRecord("rational", why_not="the design identifies none of V, S, g (see the table)",
                          extra={"identifiability": ident})
-    return run_fit("rational", ctx, lambda: ctx.settings.rational().fit(ctx.df, catalog=catalog),
+    return run_fit("rational", ctx, lambda: ctx.settings.rational().fit(ctx.gap_df, catalog=catalog),
                    identifiability=ident)
 
 
@@ -183,18 +182,24 @@ def _seed_sem_section(ctx: Context) -> Section:
     if not ctx.df["complied"].notna().any():  # e.g. unlabelled transcripts
         return Section(title, [Text(
             "No generation has a compliance label yet (label them first): no rate or gap to estimate.")])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        t = ctx.cached("seed_sem_gap", lambda: seed_sem_gap(ctx.df))
     r = ctx.cached("rates", lambda: rates(ctx.df))
-    if t.empty:  # labels only in one tier (e.g. a partly judged sampler log): no gap yet
+    if ctx.gap_df.empty:  # labels only in one tier (e.g. a partly judged sampler log): no gap yet
         return Section(title, [Text(
             f"No condition has labelled generations in both tiers "
             f"({int(ctx.df['complied'].isna().sum()):,} of {len(ctx.df):,} generations have no "
             "compliance label): label them with a judge to estimate gaps.")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        t = ctx.cached("seed_sem_gap", lambda: seed_sem_gap(ctx.gap_df))
     blocks = [Text("The published estimator: per seed (`sample`), the compliance rate over "
                    "queries in training minus deployment; mean over seeds ± SEM, and a one-sample "
                    "t-test. Seeds are the only replicate here; queries are treated as fixed.")]
+    if len(ctx.one_tier):
+        blocks.append(Caution(
+            f"{len(ctx.one_tier)} condition(s) have labelled generations in one tier only, so they have no gap "
+            "and are left out of every gap and model in this report (their rates are still shown): "
+            + "; ".join(" / ".join(map(str, row)) for row in ctx.one_tier.head(5).itertuples(index=False))
+            + (" ..." if len(ctx.one_tier) > 5 else "") + ". Label the missing tier to include them."))
     blocks += [Caution(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
     show = t.copy()
     show["p_value"] = show["p_value"].map(lambda p: f"{p:.2g}")
@@ -319,7 +324,7 @@ def _decomposition_section(ctx: Context) -> Section:
                          f"shares; whiskers: {CI:.0%} HDI of each share; diamond: total gap with its {CI:.0%} HDI."))
     variants = set(ctx.df["variant"].astype(str))
     if "default" in variants and len(variants) > 1:
-        con = ctx.cached("ablation_contrasts", lambda: ablation_contrasts(ctx.df, res))
+        con = ctx.cached("ablation_contrasts", lambda: ablation_contrasts(ctx.gap_df, res))
         blocks.append(Text("The published view: gap(default) − gap(variant) per ablation. Data intervals are "
                            "94% percentile intervals of a bootstrap over queries, resampled within "
                            "model and paired across variants; model intervals are 94% HDIs of the fitted "
@@ -349,12 +354,12 @@ def _steering_section(ctx: Context) -> Section | None:
     from ..design import UnknownVariantError, default_catalog
     from ..steering_analysis import steering_analysis
 
-    df = ctx.df
-    if "steer_vector" not in df.columns or not (df["steer_vector"].astype(str) != "none").any():
+    if "steer_vector" not in ctx.df.columns or not (ctx.df["steer_vector"].astype(str) != "none").any():
         return None
     why = _not_fittable(ctx)
     if why:
         return Section("Steering", [Text(f"No steering analysis: {why}.")])
+    df = ctx.gap_df
     steered = df[df["steer_vector"].astype(str) != "none"]
     variant = str(steered["variant"].astype(str).value_counts().index[0])
     catalog = ctx.options.get("catalog") or default_catalog()
