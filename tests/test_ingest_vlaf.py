@@ -120,7 +120,7 @@ def test_cli_ingest_then_report(tmp_path, capsys):
     assert "'training': 11040" in printed and "complied 2266" in printed
     assert "no malformed records" in printed
     assert len(pd.read_parquet(out)) == 22080
-    assert main(["report", str(out), "--out", str(tmp_path / "rep")]) == 0
+    assert main(["report", str(out), "--out", str(tmp_path / "rep"), "--sections", "data,seed_sem"]) == 0
     md = (tmp_path / "rep" / "index.md").read_text()
     assert "Compliance gaps" in md and (tmp_path / "rep" / "figures" / "gap_per_model.png").exists()
 
