@@ -362,12 +362,17 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
 def tidy(df: pd.DataFrame) -> pd.DataFrame:
     """A plain table (e.g. built by hand in a notebook) in the canonical form, checked.
 
-    :func:`normalize` (defaults, dtypes, record ids), then :func:`validate`. A missing required
-    column, or a value that cannot be cast, raises one :class:`SchemaError` listing every problem.
+    :func:`normalize` (defaults, dtypes, record ids), then :func:`validate`. Without a ``sample``
+    column, rows that repeat the same identifying fields are numbered 0, 1, ... (several
+    generations of one prompt). A missing required column, or a value that cannot be cast, raises
+    one :class:`SchemaError` listing every problem.
     """
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise SchemaError([Problem(c, "required column is missing", len(df)) for c in missing])
+    if "sample" not in df.columns:  # repeated rows of a hand-built table are several generations
+        keys = [c for c in ID_FIELDS if c in df.columns and c != "sample"]
+        df = df.assign(sample=df.groupby(keys, observed=True, dropna=False, sort=False).cumcount())
     out, problems = normalize(df)
     if problems:
         raise SchemaError(problems)

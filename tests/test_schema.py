@@ -112,3 +112,18 @@ def test_normalize_reports_wrong_types_without_dropping_rows(tiny_rows):
     assert set(by_col) == {"complied", "steer_coef", "sample"}
     assert list(by_col["complied"].rows) == [0]
     assert df["complied"].iloc[3] is np.True_ or df["complied"].iloc[3] == True  # noqa: E712
+
+
+def test_a_hand_built_table_writes_and_reads_back(tmp_path):
+    """A notebook table (model, condition, variant, query_id, complied), with several generations
+    per prompt and no `sample` column, writes and reads back; a missing column is one clear error."""
+    import afdecomp as afd
+    df = pd.DataFrame({"model": ["m"] * 6, "condition": ["training", "training", "deployment"] * 2,
+                       "variant": "default", "query_id": ["q1"] * 3 + ["q2"] * 3,
+                       "complied": [True, False, False, True, True, False]})
+    out = afd.write_logs(df, tmp_path / "hand.parquet")
+    back = afd.load_logs(out)
+    assert len(back) == 6 and back["record_id"].is_unique
+    assert sorted(back.loc[back["query_id"] == "q1", "sample"]) == [0, 0, 1]
+    with pytest.raises(afd.SchemaError, match="query_id: required column is missing"):
+        afd.write_logs(df.drop(columns="query_id"), tmp_path / "bad.parquet")
