@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 
 SAMPLERS = ("auto", "nutpie", "pymc", "numpyro")
@@ -40,11 +41,18 @@ def sample(model, *, draws: int, tune: int, chains: int, random_seed=None, sampl
     if chosen == "numpyro" and not (installed("numpyro") and installed("jax")):
         raise ImportError("sampler='numpyro' needs jax and numpyro: pip install 'afdecomp[jax]'")
     progress = bool(progress) if progress is not None else False
+    # PyMC draws nutpie's progress table with rich on stdout: in a log file it is printed once, cut
+    # at 80 columns. There, one line before and one after say the same.
+    bar = progress and sys.stdout.isatty()
+    if progress and not bar:
+        print(f"sampling ({chosen}): {chains} chains x ({tune} tune + {draws} draws) ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     with model:
         idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=random_seed,
-                          nuts_sampler=chosen, progressbar=progress, target_accept=target_accept,
-                          compute_convergence_checks=False, quiet=not progress)
+                          nuts_sampler=chosen, progressbar=bar, target_accept=target_accept,
+                          compute_convergence_checks=False, quiet=not bar)
+    if progress and not bar:
+        print(f"sampling done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     idata.attrs.update({"sampler": chosen, "sampling_seconds": time.perf_counter() - t0,
                         "draws": draws, "tune": tune, "chains": chains})
     return idata

@@ -25,6 +25,7 @@ HalfNormal(0.5), σ_u ~ HalfNormal(1), σ_w ~ HalfNormal(0.5).
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,8 +35,8 @@ import pandas as pd
 import xarray as xr
 
 from .. import _arviz
-from ..aggregate import aggregate
-from ._loglik import binomial_potential
+from ..aggregate import aggregate, check_tiers
+from ._loglik import binomial_potential, gap_logit
 from ._sampling import SAMPLERS, sample
 from .baseline import CONDITION_KEYS, seed_sem_gap
 
@@ -68,6 +69,7 @@ def as_cells(data: pd.DataFrame, label: str = "complied") -> pd.DataFrame:
     bad = (cells["k"] < 0) | (cells["k"] > cells["n"])
     if bad.any():
         raise ValueError(f"{int(bad.sum())} cell(s) have k outside [0, n]; e.g. row {cells.index[bad][0]}")
+    check_tiers(cells, who="ComplianceGap")
     return cells
 
 
@@ -362,12 +364,11 @@ def build_model(d: Design, centred: bool | None = None, dense: bool | None = Non
             u = w = np.zeros(1)
         if grid is not None:
             levels, n, _ = grid
-            eta_0 = beta[:, None] + u[None, :]
-            eta_g = gamma[:, None] + w[None, :]
-            eta = eta_0[None] + levels[:, None, None] * eta_g[None]
+            eta = gap_logit(beta[None, :, None], gamma[None, :, None], u[None, None, :], w[None, None, :],
+                            levels[:, None, None])
             pm.Potential("loglik", binomial_potential(k_obs, n, eta))  # empty grid cells (n = 0) add nothing
         else:
-            eta = beta[d.cell_pair] + u[d.cell_query] + d.cell_t * (gamma[d.cell_pair] + w[d.cell_query])
+            eta = gap_logit(beta[d.cell_pair], gamma[d.cell_pair], u[d.cell_query], w[d.cell_query], d.cell_t)
             pm.Potential("loglik", binomial_potential(k_obs, d.cell_n, eta))
     return model
 
@@ -388,7 +389,7 @@ class ComplianceGap:
     hdi_prob : float, default 0.94
         Probability mass of the reported highest-density intervals.
     progress : bool, optional
-        Show a progress bar; default: only for fits of more than 5,000 cells.
+        Show sampling progress; default: on a terminal, or for a fit of >= 1,000 cells.
     target_accept : float, default 0.9
 
     Examples
@@ -427,7 +428,7 @@ class ComplianceGap:
         from ..results import GapResults
         cells = as_cells(data, self.label)
         d = design(cells)
-        progress = self.progress if self.progress is not None else len(d.cell_n) > 5000
+        progress = self.progress if self.progress is not None else sys.stderr.isatty() or len(d.cell_n) >= 1000
         st = structure(d)
         model = build_model(d, struct=st)
         t0 = time.perf_counter()
@@ -464,8 +465,8 @@ def derived_draws(beta: np.ndarray, gamma: np.ndarray, u: np.ndarray, w: np.ndar
     rd = np.empty((S, n_pairs))
     for s0 in range(0, S, chunk):
         sl = slice(s0, s0 + chunk)
-        e0 = beta[sl][:, pq_pair] + u[sl][:, pq_query]
-        e1 = e0 + gamma[sl][:, pq_pair] + w[sl][:, pq_query]
+        b, g, uq, wq = beta[sl][:, pq_pair], gamma[sl][:, pq_pair], u[sl][:, pq_query], w[sl][:, pq_query]
+        e0, e1 = gap_logit(b, g, uq, wq, 0.0), gap_logit(b, g, uq, wq, 1.0)
         rd[sl] = (avg.T @ _sigmoid(e0).T).T
         rt[sl] = (avg.T @ _sigmoid(e1).T).T
     return rt, rd
@@ -480,7 +481,7 @@ def _replicated_gap(d: Design, beta, gamma, u, w, rng, max_draws: int = 400):
     n_de = np.bincount(d.cell_pair[~train], weights=d.cell_n[~train], minlength=len(d.pairs))
     out = np.empty((len(idx), len(d.pairs)))
     for j, s in enumerate(idx):
-        eta = beta[s, d.cell_pair] + u[s, d.cell_query] + d.cell_t * (gamma[s, d.cell_pair] + w[s, d.cell_query])
+        eta = gap_logit(beta[s, d.cell_pair], gamma[s, d.cell_pair], u[s, d.cell_query], w[s, d.cell_query], d.cell_t)
         k = rng.binomial(d.cell_n, _sigmoid(eta))
         with np.errstate(invalid="ignore", divide="ignore"):
             out[j] = (np.bincount(d.cell_pair[train], weights=k[train], minlength=len(d.pairs)) / n_tr
