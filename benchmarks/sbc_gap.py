@@ -212,7 +212,7 @@ def histogram_figure(table: pd.DataFrame, path: Path, L: int = 99, bins: int = 1
     cols = 4
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
-    for ax, q in zip(axes.ravel(), panels):
+    for ax, q in zip(axes.ravel(), panels, strict=False):  # more axes than panels: spare ones hidden
         g = table[table["quantity"].str.startswith("gap[")] if q.startswith("gap (") else table[table["quantity"] == q]
         n = len(g)
         counts = np.bincount(g["rank"].to_numpy() // ((L + 1) // bins), minlength=bins)

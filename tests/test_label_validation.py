@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from afdecomp import schema  # noqa: E402
-from afdecomp.plot import judge as plot_judge  # noqa: E402
 from afdecomp.label.datasets import LabelledSetError, as_records, read_labelled, text_id  # noqa: E402
 from afdecomp.label.validation import (  # noqa: E402
     JudgeValidation,
@@ -26,6 +25,7 @@ from afdecomp.label.validation import (  # noqa: E402
     vote_matrix,
 )
 from afdecomp.models.baseline import wilson_interval  # noqa: E402
+from afdecomp.plot import judge as plot_judge  # noqa: E402
 
 GOLD = Path(__file__).parents[1].parent / "shared/external_data/bigsnarfdude-detector/data/gold_106.jsonl"
 needs_gold = pytest.mark.skipif(not GOLD.exists(), reason=f"labelled set not on this machine: {GOLD}")
