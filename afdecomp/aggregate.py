@@ -69,14 +69,10 @@ def _condition_text(frame: pd.DataFrame, keys: list[str], among: pd.DataFrame) -
             for row in frame[show].astype(object).itertuples(index=False)]
 
 
-def check_tiers(cells: pd.DataFrame, keys=None, *, who: str = "afdecomp") -> None:
-    """Raise naming every condition without labelled generations in both tiers.
-
-    ``cells`` are binomial cells (columns ``n`` and ``condition`` or ``oversight``); a
-    condition is one combination of ``keys`` (default: model, scenario, variant and steering).
-    A condition with training but no deployment (or the reverse, or no labels at all) has no
-    gap; an estimator that kept it would report a rate as a gap, or drop it silently.
-    """
+def tier_coverage(cells: pd.DataFrame, keys=None, *, who: str = "afdecomp") -> pd.DataFrame:
+    """Per condition (one combination of ``keys``), whether it has labelled generations
+    (``n > 0``) in training and in deployment: boolean columns ``training`` and ``deployment``,
+    indexed by ``keys``. ``cells`` may also be rows with ``n`` = 1 where labelled."""
     keys = [c for c in (CONDITION_KEYS if keys is None else keys) if c in cells.columns]
     if "condition" in cells.columns:
         train = (cells["condition"].astype(str) == "training").to_numpy()
@@ -87,7 +83,19 @@ def check_tiers(cells: pd.DataFrame, keys=None, *, who: str = "afdecomp") -> Non
     lab = cells["n"].to_numpy() > 0
     flags = cells[keys].copy()
     flags["training"], flags["deployment"] = train & lab, ~train & lab
-    per = flags.groupby(keys, observed=True, dropna=False, sort=True)[["training", "deployment"]].any()
+    return flags.groupby(keys, observed=True, dropna=False, sort=True)[["training", "deployment"]].any()
+
+
+def check_tiers(cells: pd.DataFrame, keys=None, *, who: str = "afdecomp") -> None:
+    """Raise naming every condition without labelled generations in both tiers.
+
+    ``cells`` are binomial cells (columns ``n`` and ``condition`` or ``oversight``); a
+    condition is one combination of ``keys`` (default: model, scenario, variant and steering).
+    A condition with training but no deployment (or the reverse, or no labels at all) has no
+    gap; an estimator that kept it would report a rate as a gap, or drop it silently.
+    """
+    keys = [c for c in (CONDITION_KEYS if keys is None else keys) if c in cells.columns]
+    per = tier_coverage(cells, keys, who=who)
     bad = per[~(per["training"] & per["deployment"])].reset_index()
     if bad.empty:
         return

@@ -103,16 +103,14 @@ class Context:
         """The rows of the conditions that have labelled generations in both tiers: the table every
         gap and model of the report uses (the others have no gap; :attr:`one_tier` names them)."""
         if "gap_df" not in self.cache:
-            from ..aggregate import CONDITION_KEYS
+            from ..aggregate import CONDITION_KEYS, tier_coverage
             df = self.df
             keys = [c for c in CONDITION_KEYS if c in df.columns]
-            cond = (df.groupby(keys, observed=True, dropna=False, sort=False).ngroup() if keys
-                    else pd.Series(0, index=df.index))
-            tiers = df.loc[df["complied"].notna(), "condition"].astype(str).groupby(cond, sort=False).nunique()
-            both = set(tiers.index[tiers == 2])
-            keep = cond.isin(both).to_numpy()
-            seen = df[~keep].drop_duplicates(keys)[keys] if keys else df.head(0)
-            self.cache["gap_df"], self.cache["one_tier"] = df[keep], seen.reset_index(drop=True)
+            per = tier_coverage(df.assign(n=df["complied"].notna().to_numpy(int)), keys, who="report")
+            both = per["training"] & per["deployment"]
+            keep = df[keys].join(both.rename("_both"), on=keys)["_both"].to_numpy(bool)
+            self.cache["gap_df"] = df[keep]
+            self.cache["one_tier"] = per[~both].reset_index()[keys]
         return self.cache["gap_df"]
 
     @property
