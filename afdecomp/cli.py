@@ -198,21 +198,21 @@ def _apply_stores(df, stores):
     each store held (task, judge, scoring, records, votes, failed votes)."""
     import pandas as pd
 
-    from .label.run import apply_labels
+    from .label.run import aggregate_store, apply_labels
     from .label.store import VoteStore
     from .label.tasks import bundled_tasks
     held = []
     for path in stores:
-        with VoteStore(path, readonly=True) as vs:
+        with VoteStore(path, readonly=True) as vs:  # read once for every labelling it holds
             h = vs.holdings()
-        if h.empty:
-            raise ValueError(f"{path}: the vote store holds no votes")
-        for g in h.itertuples():
-            if g.task not in bundled_tasks():
-                print(f"{path}: skipped task {g.task!r}, which is not bundled: apply it with "
-                      f"afd.apply_labels(df, {str(path)!r}, task='<its TOML file>') or `afdecomp label ... --table`")
-                continue
-            df = apply_labels(df, path, task=g.task, judge=g.judge, scoring=g.scoring)
+            if h.empty:
+                raise ValueError(f"{path}: the vote store holds no votes")
+            for g in h.itertuples():
+                if g.task not in bundled_tasks():
+                    print(f"{path}: skipped task {g.task!r}, which is not bundled: apply it with "
+                          f"afd.apply_labels(df, {str(path)!r}, task='<its TOML file>') or `afdecomp label ... --table`")
+                    continue
+                df = apply_labels(df, aggregate_store(vs, task=g.task, judge=g.judge, scoring=g.scoring))
         held.append(h.assign(store=str(path)))
         print(f"applied {len(h)} labelling(s) from {path}: {', '.join(sorted(set(h['task'])))}")
     return df, pd.concat(held, ignore_index=True)
