@@ -26,6 +26,7 @@ from . import _arviz
 from .design import CUES, Catalog, default_catalog
 from .models._loglik import attach_pointwise, gap_logit
 from .models.baseline import CONDITION_KEYS
+from .models.judge_error import describe_judge, judge_draws, judge_from_attrs
 
 #: Convergence thresholds of MODEL.md §5, for every fit: warn when any is crossed.
 RHAT_MAX = 1.01
@@ -210,6 +211,29 @@ class Results:
         """A variant name (of :attr:`catalog`) or a partial cue dict -> all four cues (omitted: 1)."""
         return resolve_cues(cues, self.catalog)
 
+    # ------------------------------------------------------------------ judge error
+    @property
+    def judge_error(self) -> dict:
+        """The judge correction of the fit, ``{label: JudgeError}`` (``{}``: none; rates are judged rates)."""
+        return judge_from_attrs(self.idata.attrs)
+
+    def judge_note(self) -> str:
+        """One line naming the judge correction applied (or ``"no judge correction"``)."""
+        return describe_judge(self.judge_error)
+
+    def _judge_summary_rows(self, prob: float) -> list[tuple]:
+        """(label, "se"/"sp", mean, sd, lo, hi) of each corrected label: the posterior where
+        sampled, else the fixed value (sd 0)."""
+        rows = []
+        post = self.idata["posterior"]
+        for label in self.judge_error:
+            se, sp = judge_draws(self.idata.attrs, post, label)
+            for short, x in (("se", se), ("sp", sp)):
+                lo, hi = _arviz.hdi(x[None, :], prob=prob)
+                rows.append((label, short, float(x.mean()), float(x.std(ddof=1)) if np.ptp(x) else 0.0,
+                             float(lo[0]), float(hi[0])))
+        return rows
+
     # ------------------------------------------------------------------ likelihood
     def _cell_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """(k, n) per fitted cell."""
@@ -226,12 +250,15 @@ class Results:
         speed, so the pointwise values are computed here from the draws, with the constant, and
         kept as the ``log_likelihood`` group of ``.idata`` (variable ``k``, dims chain, draw,
         cell), with the counts as ``observed_data`` — what PSIS-LOO (:meth:`compare`) needs.
+        A judge-corrected fit's counts are binomial with the judged rate, per draw's ``se``/``sp``.
         """
         k, n = self._cell_counts()
         if not _arviz.has_group(self.idata, "observed_data") or "k" not in self.idata["observed_data"]:
             _arviz.set_group(self.idata, "observed_data",
                              xr.Dataset({"k": ("cell", np.asarray(k, dtype=np.int64))}))
-        return attach_pointwise(self.idata, k, n, self._cell_logit, chunk)
+        jd = judge_draws(self.idata.attrs, self.idata["posterior"])
+        judge = None if jd is None else (lambda idx: (jd[0][idx][:, None], jd[1][idx][:, None]))
+        return attach_pointwise(self.idata, k, n, self._cell_logit, chunk, judge=judge)
 
     def compare(self, *others: Results, names=None) -> pd.DataFrame:
         """PSIS-LOO comparison with other fits of the same cells (``arviz.compare``).
@@ -262,7 +289,7 @@ class Results:
         parts = self._repr_parts() + [
             f"sampler {a.get('sampler', '?')}",
             f"{post.sizes['chain']} chain(s) x {post.sizes['draw']} draws",
-            f"{self.divergences} divergence(s)"]
+            f"{self.divergences} divergence(s)", self.judge_note()]
         return f"<{type(self).__name__}: {', '.join(parts)}>"
 
 
@@ -407,7 +434,8 @@ class GapResults(Results):
 
     def checked_parameters(self) -> list[str]:
         post = self.idata["posterior"]
-        return [v for v in CHECKED if v in post]
+        judge = [f"{x}_{label}" for label in self.judge_error for x in ("se", "sp")]
+        return [v for v in CHECKED if v in post] + [v for v in judge if v in post]
 
     # ------------------------------------------------------------------ tables
     def pairs(self) -> pd.DataFrame:
@@ -442,7 +470,9 @@ class GapResults(Results):
 
         The rates and the gap are averaged over the queries observed in each condition (the
         estimand the papers report). Columns: model, scenario, variant, steer_vector,
-        steer_layer, steer_coef, rate_training, rate_deployment, gap, gap_lo, gap_hi, n.
+        steer_layer, steer_coef, rate_training, rate_deployment, gap, gap_lo, gap_hi, n; for a
+        judge-corrected fit (true rates) also ``judge``, naming the correction, which
+        ``.attrs["judge_error"]`` repeats (also for an uncorrected fit: "no judge correction").
         """
         prob = self._prob(ci_prob, hdi_prob)
         out = self.pairs()
@@ -453,7 +483,11 @@ class GapResults(Results):
         out["gap"] = gap.mean(axis=0)
         out["gap_lo"], out["gap_hi"] = _arviz.hdi(gap.T, prob)
         out["n"] = n
-        return out[SUMMARY_COLUMNS]
+        out = out[SUMMARY_COLUMNS]
+        if self.judge_error:
+            out = out.assign(judge=self.judge_note())
+        out.attrs["judge_error"] = self.judge_note()
+        return out
 
     def _query_effects(self, S: int) -> tuple[np.ndarray, np.ndarray]:
         const = _arviz.group(self.idata, "constant_data")

@@ -77,7 +77,8 @@ def _is_zero(w) -> bool:
 
 def _log_mix(w1, x1, w2, x2, xp):
     """``log(w1·e^x1 + w2·e^x2)`` for weights in [0, 1]; a weight that is the constant 0 drops its term."""
-    terms = [xp.log(w) + x for w, x in ((w1, x1), (w2, x2)) if not _is_zero(w)]
+    with np.errstate(divide="ignore"):  # numpy: a weight of exactly 0 in an array -> log 0 = -inf, dropped by logaddexp
+        terms = [xp.log(w) + x for w, x in ((w1, x1), (w2, x2)) if not _is_zero(w)]
     if not terms:
         raise ValueError("both weights of the mixture are 0")
     return terms[0] if len(terms) == 1 else xp.logaddexp(terms[0], terms[1])

@@ -36,9 +36,10 @@ import xarray as xr
 
 from .. import _arviz
 from ..aggregate import aggregate, check_tiers
-from ._loglik import binomial_potential, gap_logit
+from ._loglik import binomial_potential, gap_logit, observed_log_probs
 from ._sampling import SAMPLERS, sample
 from .baseline import CONDITION_KEYS, seed_sem_gap
+from .judge_error import judge_attrs, judge_draws, judged_potential, resolve_judge_error
 
 if TYPE_CHECKING:
     from ..results import GapResults
@@ -310,7 +311,7 @@ def _setting_means(pm, d: Design, tau):
 
 
 def build_model(d: Design, centred: bool | None = None, dense: bool | None = None,
-                struct: Structure | None = None, shared: bool = False):
+                struct: Structure | None = None, shared: bool = False, judge_error=None, label: str = "complied"):
     """The PyMC model (``pm.Model``) of the module docstring for a :class:`Design`.
 
     The levels and their parameterisation follow the design and the data (:func:`structure`):
@@ -323,6 +324,9 @@ def build_model(d: Design, centred: bool | None = None, dense: bool | None = Non
     ``shared``: hold the counts ``k`` and the centring weights in ``pm.Data`` (names ``k``,
     ``a_beta``, ``a_gamma``, ``a_model``, ``a_u``, ``a_w``), so that one compiled model can be
     refitted to new counts of the same design (``benchmarks/sbc_gap.py``).
+    ``judge_error``: a :class:`~afdecomp.JudgeError` of the judge that labelled ``label``; the
+    counts are then binomial with the judged rate and β, γ describe the true rates
+    (:func:`afdecomp.models.judge_error.judged_potential`).
     """
     import pymc as pm
     st = struct if struct is not None else structure(d, centred)
@@ -366,10 +370,16 @@ def build_model(d: Design, centred: bool | None = None, dense: bool | None = Non
             levels, n, _ = grid
             eta = gap_logit(beta[None, :, None], gamma[None, :, None], u[None, None, :], w[None, None, :],
                             levels[:, None, None])
-            pm.Potential("loglik", binomial_potential(k_obs, n, eta))  # empty grid cells (n = 0) add nothing
+            if judge_error is None:
+                pm.Potential("loglik", binomial_potential(k_obs, n, eta))  # empty grid cells (n = 0) add nothing
+            else:
+                pm.Potential("loglik", judged_potential(k_obs, n, eta, judge_error, label))
         else:
             eta = gap_logit(beta[d.cell_pair], gamma[d.cell_pair], u[d.cell_query], w[d.cell_query], d.cell_t)
-            pm.Potential("loglik", binomial_potential(k_obs, d.cell_n, eta))
+            if judge_error is None:
+                pm.Potential("loglik", binomial_potential(k_obs, d.cell_n, eta))
+            else:
+                pm.Potential("loglik", judged_potential(k_obs, d.cell_n, eta, judge_error, label))
     return model
 
 
@@ -419,18 +429,24 @@ class ComplianceGap:
                        target_accept=self.target_accept, progress=progress, n_cells=n_cells)
         return idata, idata.attrs["sampler"]
 
-    def fit(self, data: pd.DataFrame) -> GapResults:
+    def fit(self, data: pd.DataFrame, judge_error: dict | None = None) -> GapResults:
         """Fit to the tidy table or to its binomial cells; return :class:`GapResults`.
+
+        ``judge_error={label: JudgeError}`` (or a ``JudgeValidation``) corrects for the judge
+        that labelled the fitted label (docs/judge_error.md): the rates and gaps are then true
+        rates, and the fit records the correction (``idata.attrs["judge_error"]``, ``summary``).
+        A key other than the fitted label is an error.
 
         When the tidy table has several seeds (``sample``), the papers' seed-SEM estimate is
         kept alongside for the figures.
         """
         from ..results import GapResults
+        judge = resolve_judge_error(judge_error, self.label, "ComplianceGap.fit")
         cells = as_cells(data, self.label)
         d = design(cells)
         progress = self.progress if self.progress is not None else sys.stderr.isatty() or len(d.cell_n) >= 1000
         st = structure(d)
-        model = build_model(d, struct=st)
+        model = build_model(d, struct=st, judge_error=judge.get(self.label), label=self.label)
         t0 = time.perf_counter()
         idata, sampler = self._sample(model, progress, len(d.cell_n))
         seconds = time.perf_counter() - t0
@@ -439,6 +455,7 @@ class ComplianceGap:
             seed = seed_sem_gap(data, self.label)
         idata = attach(idata, d, hdi_prob=self.hdi_prob, seed_table=seed, random_seed=self.random_seed,
                        attrs={"sampler": sampler, "sampling_seconds": seconds, "draws": self.draws,
+                              "judge_error": judge_attrs(judge),
                               "tune": self.tune, "chains": self.chains, "label": self.label,
                               "levels": "+".join(["setting"] + ["model"] * st.model_level + ["pair"] * st.pair_level)})
         return GapResults(idata)
@@ -472,8 +489,11 @@ def derived_draws(beta: np.ndarray, gamma: np.ndarray, u: np.ndarray, w: np.ndar
     return rt, rd
 
 
-def _replicated_gap(d: Design, beta, gamma, u, w, rng, max_draws: int = 400):
-    """Posterior-predictive pooled gap per pair (k_rep ~ Binomial(n, p) per cell), thinned draws."""
+def _replicated_gap(d: Design, beta, gamma, u, w, rng, max_draws: int = 400, judge=None):
+    """Posterior-predictive pooled gap per pair (k_rep ~ Binomial(n, p) per cell), thinned draws.
+
+    ``judge``: per-draw ``(se, sp)`` of a judge-corrected fit; the replicated counts are then
+    judged ones (rate ``se·p + (1 − sp)·(1 − p)``), comparable with the observed gap."""
     S = beta.shape[0]
     idx = np.linspace(0, S - 1, min(S, max_draws)).round().astype(int)
     train = d.cell_t > 0
@@ -482,7 +502,8 @@ def _replicated_gap(d: Design, beta, gamma, u, w, rng, max_draws: int = 400):
     out = np.empty((len(idx), len(d.pairs)))
     for j, s in enumerate(idx):
         eta = gap_logit(beta[s, d.cell_pair], gamma[s, d.cell_pair], u[s, d.cell_query], w[s, d.cell_query], d.cell_t)
-        k = rng.binomial(d.cell_n, _sigmoid(eta))
+        p = _sigmoid(eta) if judge is None else np.exp(observed_log_probs(eta, judge[0][s], judge[1][s])[0])
+        k = rng.binomial(d.cell_n, p)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[j] = (np.bincount(d.cell_pair[train], weights=k[train], minlength=len(d.pairs)) / n_tr
                       - np.bincount(d.cell_pair[~train], weights=k[~train], minlength=len(d.pairs)) / n_de)
@@ -524,7 +545,7 @@ def attach(idata, d: Design, *, hdi_prob: float, seed_table: pd.DataFrame | None
     _arviz.set_group(idata, "posterior", post)
 
     rng = np.random.default_rng(None if random_seed is None else [int(random_seed), 1])
-    idx, rep = _replicated_gap(d, beta, gamma, u, w, rng)
+    idx, rep = _replicated_gap(d, beta, gamma, u, w, rng, judge=judge_draws(attrs or {}, post))
     _arviz.set_group(idata, "posterior_predictive", xr.Dataset(
         {"gap_rep": (("sample", "pair"), rep)}, coords={"sample": idx, "pair": post["pair"].values}))
 

@@ -335,3 +335,32 @@ def describe_judge(judge: Mapping[str, JudgeError]) -> str:
     if not judge:
         return "no judge correction"
     return "judge-corrected: " + "; ".join(f"{k} ({v.describe()})" for k, v in judge.items())
+
+
+def judge_draws(attrs: Mapping, posterior, label: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per posterior draw (chains stacked), the judge's ``(se, sp)`` of a corrected fit; None if uncorrected.
+
+    ``attrs`` are the fit's attributes (``attrs["judge_error"]``) and ``posterior`` its posterior
+    Dataset: ``se_<label>`` / ``sp_<label>`` where sampled, else the fixed values. ``label``
+    defaults to the one corrected label (an error when there are several).
+    """
+    judge = judge_from_attrs(attrs)
+    if not judge:
+        return None
+    if label is None:
+        if len(judge) != 1:
+            raise ValueError(f"the fit corrects several labels {sorted(judge)}; name one")
+        label = next(iter(judge))
+    if label not in judge:
+        return None
+    je = judge[label]
+    S = int(posterior.sizes["chain"] * posterior.sizes["draw"])
+    out = []
+    for short, name in (("se", "sensitivity"), ("sp", "specificity")):
+        var = f"{short}_{label}"
+        if var in posterior:
+            out.append(np.asarray(posterior[var].values, dtype=float).reshape(S))
+        else:
+            out.append(np.full(S, getattr(je, name)))
+    return out[0], out[1]
+

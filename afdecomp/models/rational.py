@@ -29,6 +29,7 @@ from .. import theory
 from ..aggregate import aggregate, as_tidy, check_tiers
 from ..design import CUES, Catalog, default_catalog
 from ._loglik import binomial_potential
+from .judge_error import judge_attrs, judged_potential, resolve_judge_error
 
 #: Fits of at least this many cells show sampling progress by default (:meth:`RationalAgent._progress`).
 PROGRESS_CELLS = 1000
@@ -214,8 +215,12 @@ class RationalAgent:
         self.hdi_prob = hdi_prob
 
     # ------------------------------------------------------------------ model
-    def build(self, design: Design):
-        """The PyMC model for a design (exposed for inspection and prior checks)."""
+    def build(self, design: Design, judge_error=None):
+        """The PyMC model for a design (exposed for inspection and prior checks).
+
+        ``judge_error``: the :class:`~afdecomp.JudgeError` of the compliance judge; the counts
+        are then binomial with the judged rate and the structural equation gives true rates.
+        """
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -294,8 +299,13 @@ class RationalAgent:
             eta_lin = structural[cell_cond] + u[d.q]
             # the binomial likelihood as a Potential (measured 3× faster gradients than pm.Binomial
             # on the example); the pointwise log-likelihood for LOO is computed after sampling
-            pm.Potential("loglik", binomial_potential(d.cells["k"].to_numpy(dtype=float),
-                                                      d.cells["n"].to_numpy(dtype=float), eta_lin))
+            if judge_error is None:
+                pm.Potential("loglik", binomial_potential(d.cells["k"].to_numpy(dtype=float),
+                                                          d.cells["n"].to_numpy(dtype=float), eta_lin))
+            else:
+                pm.Potential("loglik", judged_potential(d.cells["k"].to_numpy(dtype=float),
+                                                        d.cells["n"].to_numpy(dtype=float), eta_lin,
+                                                        judge_error, "complied"))
         return model
 
     def _progress(self, n_cells: int) -> bool:
@@ -328,8 +338,12 @@ class RationalAgent:
         return bool(len(n) == len(design.models) * K and n.min() >= 2000)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df: pd.DataFrame, *, catalog: Catalog | None = None):
+    def fit(self, df: pd.DataFrame, *, catalog: Catalog | None = None, judge_error: dict | None = None):
         """Fit to a tidy table (or a cell table with ``n`` and ``k``); returns RationalResults.
+
+        ``judge_error={"complied": JudgeError}`` (or a ``JudgeValidation``) corrects for the
+        compliance judge's error (docs/judge_error.md): the parameters then describe true
+        compliance, and the fit records the correction (``idata.attrs["judge_error"]``).
 
         A plain table with ``model``, ``condition``, ``variant``, ``query_id`` and ``complied``
         is normalized first; a missing column is named, and so is every condition without
@@ -338,6 +352,7 @@ class RationalAgent:
         from ._sampling import sample
         from .rational_results import RationalResults, canonical_cells
 
+        judge = resolve_judge_error(judge_error, "complied", "RationalAgent.fit")
         catalog = catalog or default_catalog()
         is_cells = {"n", "k"} <= set(df.columns) and "complied" not in df.columns
         cells = df if is_cells else aggregate(as_tidy(df, who="RationalAgent"), check_tiers=False)
@@ -353,10 +368,12 @@ class RationalAgent:
         for _, r in ident[~ident["identified"]].iterrows():
             warnings.warn(f"RationalAgent: {r['parameter']} is not identified by this design: {r['reason']}",
                           stacklevel=2)
-        model = self.build(design)
+        model = self.build(design, judge_error=judge.get("complied"))
         idata = sample(model, draws=self.draws, tune=self.tune, chains=self.chains,
                        random_seed=self.random_seed, sampler=self.sampler,
                        target_accept=self.target_accept, progress=self._progress(len(cells)), n_cells=len(cells))
+        if judge:
+            idata.attrs["judge_error"] = judge_attrs(judge)
         idata.attrs.update({"hdi_prob": float(self.hdi_prob),
                             "random_seed": -1 if self.random_seed is None else int(self.random_seed)})
         res = RationalResults(idata, design, catalog, ident, goal_guarding=self.goal_guarding)

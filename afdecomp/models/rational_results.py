@@ -100,7 +100,9 @@ class RationalResults(Results):
         DataFrame
             ``model`` (``"(population)"`` for hyperparameters), ``parameter``, ``mean``, ``sd``,
             ``lo``, ``hi`` (HDI at ``ci_prob``, default the fit's ``hdi_prob``, 0.94;
-            ``hdi_prob=`` is the older name).
+            ``hdi_prob=`` is the older name). A judge-corrected fit adds rows ``"(judge)"``,
+            ``se_complied`` / ``sp_complied`` (the judge's rates used; sd 0 when fixed), and
+            ``.attrs["judge_error"]`` names the correction ("no judge correction" otherwise).
         """
         prob = self._prob(ci_prob, hdi_prob)
         rows = []
@@ -130,7 +132,10 @@ class RationalResults(Results):
             else:
                 for i, c in enumerate(d.covariates.columns):
                     add("(population)", f"{p}_{c}", x[:, i])
-        return pd.DataFrame(rows, columns=["model", "parameter", "mean", "sd", "lo", "hi"])
+        rows += [("(judge)", f"{short}_{label}", *vals) for label, short, *vals in self._judge_summary_rows(prob)]
+        out = pd.DataFrame(rows, columns=["model", "parameter", "mean", "sd", "lo", "hi"])
+        out.attrs["judge_error"] = self.judge_note()
+        return out
 
     def checked_parameters(self) -> list[str]:
         """Every posterior variable but the standardized ``*_z`` and the rescaled ``lambda``."""
