@@ -20,7 +20,7 @@ Conventions, the same in every figure:
 
 from __future__ import annotations
 
-from ._style import DRIVER_COLORS, DRIVER_LABELS, PALETTE  # noqa: F401
+from ._style import COLUMN_WIDTHS, DRIVER_COLORS, DRIVER_LABELS, PALETTE, STYLE_SHEET, style  # noqa: F401
 from .decomposition import ablation_forest, decomposition
 from .gap import gaps, ppc
 from .judge import auroc_by_votes, calibration, roc
@@ -29,4 +29,4 @@ from .rational import gap_vs_covariate, gap_vs_values, rational_params
 from .steering import QUANTITY_STYLE, steering  # noqa: F401
 
 __all__ = ["ablation_forest", "auroc_by_votes", "calibration", "decomposition", "gap_vs_covariate", "gap_vs_values",
-           "gaps", "ppc", "rates", "rational_params", "roc", "seed_gaps", "steering"]
+           "gaps", "ppc", "rates", "rational_params", "roc", "seed_gaps", "steering", "style"]

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ._style import DRIVER_COLORS, DRIVER_LABELS, PALETTE, _axes, ci_prob_of
+from ._style import DRIVER_COLORS, DRIVER_LABELS, PALETTE, _axes, _figsize, ci_prob_of
 
 
 # ----------------------------------------------------------------------------- decomposition
@@ -50,8 +50,8 @@ def decomposition(dec, *, ax=None, ci_prob: float | None = None, hdi_prob: float
     ax.set_ylim(len(models) - 0.5, -0.85)
     ax.set_xlabel("share of the compliance gap (probability scale)")
     ax.set_title(f"Shapley decomposition of the gap ({dec.source} fit; whiskers: {int(hdi_prob * 100)}% HDI)",
-                 fontsize=10)
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+                 fontsize="medium")
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -80,7 +80,7 @@ def ablation_forest(contrasts: pd.DataFrame, af_rates: pd.DataFrame | None = Non
     variants = [reference] + sorted(set(contrasts["variant"]) - {reference})
     models = sorted(contrasts["model"].astype(str).unique())
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 1.4 + 0.55 * len(variants)), sharey=True,
+        fig, axes = plt.subplots(1, 2, figsize=_figsize((11, 1.4 + 0.55 * len(variants))), sharey=True,
                                  layout="constrained", gridspec_kw={"width_ratios": [1.6, 1]})
     axes = np.asarray(axes)
     ax, ax2 = axes
@@ -103,12 +103,12 @@ def ablation_forest(contrasts: pd.DataFrame, af_rates: pd.DataFrame | None = Non
         ax.axhline(y, color="0.9", lw=0.6)
         ax2.axhline(y, color="0.9", lw=0.6)
     ax.set_xlabel(f"compliance gap ({int(hdi_prob * 100)}% interval)")
-    ax.set_title("Gap per prompt variant", fontsize=10)
+    ax.set_title("Gap per prompt variant", fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     if af_rates is None or len(af_rates) == 0:
         ax2.text(0.5, 0.5, "No AF-reasoning labels in these data\n(the af_reasoning column is empty;\n"
                  "label reasoning with a judge to fill it)", ha="center", va="center", transform=ax2.transAxes,
-                 fontsize=9, color="0.3")
+                 fontsize="small", color="0.3")
         ax2.set_xticks([])
     else:
         step2 = width / max(len(models), 1)
@@ -121,11 +121,11 @@ def ablation_forest(contrasts: pd.DataFrame, af_rates: pd.DataFrame | None = Non
         ax2.set_xlim(-0.02, 1.02)
         ax2.grid(axis="x", alpha=0.3)
     ax2.set_xlabel("AF-reasoning rate, training tier (95% Wilson)")
-    ax2.set_title("Alignment-faking reasoning", fontsize=10)
+    ax2.set_title("Alignment-faking reasoning", fontsize="medium")
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], color=PALETTE(i % 10), marker="o", ls="", label=m) for i, m in enumerate(models)]
     handles += [Line2D([], [], color="0.3", marker=markers[s], ls="", mfc="0.3" if s == "data" else "white",
                        label={"data": "data (query bootstrap)", "model": "fitted model (HDI)"}[s]) for s in sources]
-    ax.figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize=8,
+    ax.figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize="small",
                      frameon=False)
     return axes

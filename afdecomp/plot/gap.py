@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ._style import PALETTE, _axes, ci_prob_of
+from ._style import PALETTE, _axes, _figsize, ci_prob_of
 from .rates import _row_per_model, _unsteered
 
 
@@ -52,7 +52,7 @@ def gaps(res, *, ax=None, axes=None, variants=None, ci_prob: float | None = None
         ax_r, ax_g = axes
     elif ax is None:
         h = 0.8 + 0.45 * len(models) * max(1, len(vs)) ** 0.5
-        _, (ax_r, ax_g) = plt.subplots(1, 2, figsize=(10, h), sharey=True, layout="constrained",
+        _, (ax_r, ax_g) = plt.subplots(1, 2, figsize=_figsize((10, h)), sharey=True, layout="constrained",
                                        gridspec_kw={"width_ratios": [1, 1.3]})
     else:
         ax_r, ax_g = None, ax
@@ -83,7 +83,7 @@ def gaps(res, *, ax=None, axes=None, variants=None, ci_prob: float | None = None
     ax_g.set_title("Hierarchical compliance gap")
     ax_g.grid(axis="x", alpha=0.3)
     if len(vs) > 1 or seed is not None:
-        ax_g.legend(title="prompt variant" if len(vs) > 1 else None, fontsize=7, title_fontsize=8,
+        ax_g.legend(title="prompt variant" if len(vs) > 1 else None, fontsize="x-small", title_fontsize="small",
                     loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     if ax_r is not None:
         ax_r.set_xlim(-0.02, 1.02)
@@ -118,6 +118,6 @@ def ppc(res, *, ax=None, ci_prob: float | None = None, hdi_prob: float | None = 
     ax.set_xlabel("observed gap (pooled k/n, training − deployment)")
     ax.set_ylabel(f"replicated gap (posterior predictive, {prob:.0%} HDI)")
     ax.set_title(f"Posterior predictive check: {cov.mean():.0%} of {len(t)} conditions covered")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, fontsize="small")
     ax.grid(alpha=0.3)
     return ax

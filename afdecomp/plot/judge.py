@@ -29,7 +29,7 @@ def _who(val) -> str:
 
 
 def _note(ax, text: str):
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.3")
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize="small", color="0.3")
     return ax
 
 
@@ -54,8 +54,8 @@ def roc(val, ax=None):
     ax.set_aspect("equal")
     ax.set_xlabel("false-positive rate (1 − specificity)")
     ax.set_ylabel("true-positive rate (sensitivity)")
-    ax.set_title(f"ROC, n = {m['n_scored']} ({m['tp'] + m['fn']} positive)\n{_who(val)}", fontsize=9)
-    ax.legend(title=f"AUROC [{pct} bootstrap interval]", fontsize=7, title_fontsize=7, frameon=False,
+    ax.set_title(f"ROC, n = {m['n_scored']} ({m['tp'] + m['fn']} positive)\n{_who(val)}", fontsize="small")
+    ax.legend(title=f"AUROC [{pct} bootstrap interval]", fontsize="x-small", title_fontsize="x-small", frameon=False,
               loc="lower right")
     ax.grid(alpha=0.3)
     return ax
@@ -70,17 +70,17 @@ def calibration(val, ax=None):
     if t is None:
         ax.set_xlabel("judge score")
         ax.set_ylabel("fraction positive (human label)")
-        ax.set_title(f"Calibration\n{_who(val)}", fontsize=9)
+        ax.set_title(f"Calibration\n{_who(val)}", fontsize="small")
         return _note(ax, "scores leave [0, 1]: no calibration table\n(e.g. log-odds or raw counts)")
     width = t["bin_hi"] - t["bin_lo"]
     ax2 = ax.twinx()
     ax2.bar(t["bin_lo"] + width / 2, t["n"], width=width * 0.9, color="0.85", zorder=0)
     for x, n in zip(t["bin_lo"] + width / 2, t["n"], strict=True):
         if n:
-            ax2.text(x, n, str(int(n)), ha="center", va="bottom", fontsize=6.5, color="0.45")
+            ax2.text(x, n, str(int(n)), ha="center", va="bottom", fontsize="x-small", color="0.45")
     ax2.set_ylim(0, max(1, t["n"].max()) * 3.2)  # bars fill the lower third
-    ax2.set_ylabel("items per bin (grey bars)", fontsize=8, color="0.45")
-    ax2.tick_params(axis="y", labelsize=7, colors="0.45")
+    ax2.set_ylabel("items per bin (grey bars)", fontsize="small", color="0.45")
+    ax2.tick_params(axis="y", labelsize="x-small", colors="0.45")
     ax.set_zorder(ax2.get_zorder() + 1)
     ax.patch.set_visible(False)
     ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--", label="perfect calibration")
@@ -94,8 +94,8 @@ def calibration(val, ax=None):
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"judge score (points at each bin's mean score; {len(t)} equal bins)")
     ax.set_ylabel("fraction positive (human label)")
-    ax.set_title(f"Calibration, n = {val.metrics['n_scored']}\n{_who(val)}", fontsize=9)
-    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    ax.set_title(f"Calibration, n = {val.metrics['n_scored']}\n{_who(val)}", fontsize="small")
+    ax.legend(frameon=False, fontsize="x-small", loc="upper left")
     ax.grid(alpha=0.3)
     return ax
 
@@ -108,7 +108,7 @@ def auroc_by_votes(val, ax=None):
     ax.axhline(0.5, color="0.7", lw=0.8, label="chance")
     ax.set_xlabel("votes per item (k)")
     ax.set_ylabel("AUROC")
-    ax.set_title(f"AUROC against the number of votes\n{_who(val)}", fontsize=9)
+    ax.set_title(f"AUROC against the number of votes\n{_who(val)}", fontsize="small")
     if b is None:
         return _note(ax, "no per-vote answers in this validation\n(pass votes= to validate_judge)")
     k = b["k"].to_numpy()
@@ -125,6 +125,6 @@ def auroc_by_votes(val, ax=None):
     ax.set_xlim(k.min() - 0.5, k.max() + 0.5)
     lo = min(0.45, float(np.nanmin(b["auroc_lo"])) - 0.03)
     ax.set_ylim(lo, 1.0)
-    ax.legend(frameon=False, fontsize=7, loc="lower right")
+    ax.legend(frameon=False, fontsize="x-small", loc="lower right")
     ax.grid(alpha=0.3)
     return ax

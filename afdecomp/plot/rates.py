@@ -54,7 +54,7 @@ def seed_gaps(table: pd.DataFrame, *, ax=None, variants=None, se_mult: float = 1
     ax.set_xlabel("compliance gap  P(comply | training) − P(comply | deployment)")
     ax.set_title("Compliance gap per model (mean over seeds ± SEM)")
     if len(vs) > 1:
-        ax.legend(title="prompt variant", fontsize=7, title_fontsize=8, loc="center left",
+        ax.legend(title="prompt variant", fontsize="x-small", title_fontsize="small", loc="center left",
                   bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return ax
@@ -94,6 +94,6 @@ def rates(table: pd.DataFrame, *, ax=None, variant: str = "default"):
     ax.set_xlabel(f"compliance rate ({level:.0%} Wilson interval)" if level else "compliance rate (Wilson interval)")
     scen = t["scenario"].nunique() if "scenario" in t.columns else 1
     ax.set_title(f"Compliance by tier, variant '{variant}'" + (f" ({scen} scenarios)" if scen > 1 else ""))
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, fontsize="small")
     ax.grid(axis="x", alpha=0.3)
     return ax

@@ -45,8 +45,8 @@ def gap_vs_values(res, *, ax=None, variant: str = "default", v_max: float | None
     ax.set_xlabel("values V (disutility of acting against them)")
     ax.set_ylabel("predicted compliance gap")
     ax.set_title(f"Gap against values, variant '{variant}' (marker: posterior V, {prob:.0%} {kind.upper()})",
-                 fontsize=9)
-    ax.legend(fontsize=7, frameon=False, loc="best")
+                 fontsize="small")
+    ax.legend(fontsize="x-small", frameon=False, loc="best")
     ax.grid(alpha=0.3)
     return ax
 
@@ -71,7 +71,7 @@ def rational_params(res, *, ax=None, parameters=("V", "S", "g"), ci_prob: float 
     ax.invert_yaxis()
     ax.set_xlabel(f"posterior mean and {prob:.0%} HDI (logit-utility units)")
     ax.set_title("Rational-agent parameters per model")
-    ax.legend(frameon=False, fontsize=8, title="parameter", title_fontsize=8, loc="center left",
+    ax.legend(frameon=False, fontsize="small", title="parameter", title_fontsize="small", loc="center left",
               bbox_to_anchor=(1.01, 0.5))
     ax.grid(axis="x", alpha=0.3)
     return ax
@@ -144,8 +144,8 @@ def gap_vs_covariate(res, df: pd.DataFrame, covariate: str, *, ax=None, variant:
     ax.axhline(0, color="0.6", lw=0.6)
     ax.set_xlabel(covariate.removeprefix("x_").replace("_", " ") + " (model covariate)")
     ax.set_ylabel(f"compliance gap, variant '{variant}'")
-    ax.set_title("Gap across models against a model covariate", fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
+    ax.set_title("Gap across models against a model covariate", fontsize="medium")
+    ax.legend(fontsize="x-small", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
     ax.grid(alpha=0.3)
     return ax
 

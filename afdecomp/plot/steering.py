@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ._style import PALETTE, _figsize
+
+
 # ----------------------------------------------------------------------------- steering
-QUANTITY_STYLE = {"gap": ("#7B3294", "compliance gap"), "rate_training": ("#1f77b4", "P(comply), training"),
-                  "rate_deployment": ("#ff7f0e", "P(comply), deployment")}
+class _QuantityStyle(Mapping):
+    """quantity -> (colour, label); colours from the active colour cycle (``PALETTE``), so the
+    paper style's palette applies: training the first colour, deployment the second, the gap
+    the fourth."""
+
+    _STYLE = {"gap": (3, "compliance gap"), "rate_training": (0, "P(comply), training"),
+              "rate_deployment": (1, "P(comply), deployment")}
+
+    def __getitem__(self, key):
+        i, label = self._STYLE[key]
+        return PALETTE(i), label
+
+    def __iter__(self):
+        return iter(self._STYLE)
+
+    def __len__(self):
+        return len(self._STYLE)
+
+
+QUANTITY_STYLE = _QuantityStyle()
 
 
 def _control_band(sa, model, layer, quantity):
@@ -68,7 +91,8 @@ def steering(sa, *, quantity="gap", models=None, vectors=None, axes=None, fig=No
         if fig is not None:
             import warnings
             warnings.warn("plot.steering(fig=...) is deprecated: pass axes=", DeprecationWarning, stacklevel=2)
-        fig = fig or plt.figure(figsize=(max(5.0, 3.6 * len(cols) + 0.6), 2.3 * len(models) + 0.8), layout="constrained")
+        fig = fig or plt.figure(figsize=_figsize((max(5.0, 3.6 * len(cols) + 0.6), 2.3 * len(models) + 0.8)),
+                               layout="constrained")
         axes = np.atleast_2d(fig.subplots(len(models), len(cols), sharex=True, sharey=True, squeeze=False))
     prob = int(sa.hdi_prob * 100)
     for r, m in enumerate(models):
@@ -95,12 +119,12 @@ def steering(sa, *, quantity="gap", models=None, vectors=None, axes=None, fig=No
                             fmt="o", color=color, ms=4, capsize=2, lw=1)
             ax.axhline(0, color="0.6", lw=0.6)
             lay = "" if pd.isna(layer) else f", layer {int(layer)}"
-            ax.set_title(f"{m} · {v}{lay}", fontsize=9)
+            ax.set_title(f"{m} · {v}{lay}", fontsize="small")
             ax.grid(alpha=0.3)
             if r == len(models) - 1:
                 ax.set_xlabel("steering coefficient α")
             if c == 0:
-                ax.set_ylabel(QUANTITY_STYLE[qs[0]][1] if len(qs) == 1 else "P(comply)", fontsize=9)
+                ax.set_ylabel(QUANTITY_STYLE[qs[0]][1] if len(qs) == 1 else "P(comply)", fontsize="small")
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     handles = []
@@ -112,6 +136,6 @@ def steering(sa, *, quantity="gap", models=None, vectors=None, axes=None, fig=No
     handles.append(Line2D([], [], color="0.45", ls="--", marker="o", mfc="white",
                           label="random direction at matching |α| (band)"))
     handles.append(Patch(color="0.5", alpha=0.15, label="random-control band"))
-    fig.legend(handles=handles[:-1], loc="outside lower center", ncol=min(len(cols), 3, len(handles) - 1), fontsize=8,
+    fig.legend(handles=handles[:-1], loc="outside lower center", ncol=min(len(cols), 3, len(handles) - 1), fontsize="small",
                frameon=False)
     return axes
