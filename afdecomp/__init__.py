@@ -48,3 +48,13 @@ __all__ = [
     "load_task", "plot", "rates", "read_labelled", "seed_sem_gap", "simulate", "steering_analysis",
     "validate", "validate_judge", "validate_labels", "write_logs",
 ]
+
+
+def __getattr__(name: str):
+    """``afd.report`` (the report folder and the transcript browser) is imported on first use:
+    it switches matplotlib to its file-only backend, which an interactive session should not get
+    from ``import afdecomp``."""
+    if name == "report":
+        import importlib
+        return importlib.import_module(".report", __name__)
+    raise AttributeError(f"module 'afdecomp' has no attribute {name!r}")

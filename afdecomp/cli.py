@@ -18,6 +18,9 @@ EXAMPLE = dict(
     steering=[{"vector": v, "layer": 16, "coefs": [-2.0, -1.0, 1.0, 2.0]}
               for v in ("values", "sycophancy", "random-0")],
     covariates={"stated_values": 0.35}, seed=2026,
+    # AF reasoning from the goal-guarding link, judged with sensitivity 0.85 and specificity 0.90
+    # (the complied labels are the simulator's own: no judge error on them)
+    af_reasoning="goal-guarding", judge={"af_reasoning": (0.85, 0.90)},
 )
 
 
@@ -167,6 +170,9 @@ def cmd_report(args) -> None:
         options["catalog"] = load_catalog(args.catalog)
     if args.labels:
         df, options["label_runs"] = _apply_stores(df, args.labels)
+        options["label_stores"] = list(args.labels)
+    if args.transcripts:
+        options["transcripts"] = True
     if args.judge_validation:
         from .label.validation import JudgeValidation
         options["validations"] = [JudgeValidation.from_json(p) for p in args.judge_validation]
@@ -174,6 +180,8 @@ def cmd_report(args) -> None:
         options["fits"] = _saved_fits(args.fit)
     index = build_report(df, args.out, load_report=rep, sections=sections, **options)
     print(f"report written: {index} (open {Path(args.out) / 'index.html'} in a browser)")
+    if args.transcripts:
+        print(f"transcript browser written: {Path(args.out) / 'transcripts' / 'index.html'}")
 
 
 def _saved_fits(paths) -> dict:
@@ -486,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vote store from `afdecomp label`: apply its labels first (repeatable)")
     s.add_argument("--judge-validation", action="append", metavar="JSON",
                    help="validation.json from `afdecomp validate-judge`: show the judge's measured accuracy")
+    s.add_argument("--transcripts", action="store_true",
+                   help="also write the transcript browser (OUT/transcripts/index.html: every generation's query, "
+                        "reasoning, output, labels and votes, filterable and searchable) and link the figures to it")
     _add_fit_args(s, draws=None)
     s.add_argument("--fit", action="append", metavar="FILE",
                    help="a fit saved by `afdecomp fit gap|rational --out FILE` of the same logs: used instead of "

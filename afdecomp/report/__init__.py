@@ -41,14 +41,15 @@ from ._core import (  # noqa: E402
 from ._render import rendered, slug, write_pages  # noqa: E402
 from ._summary import summary_blocks  # noqa: E402
 from .sections import _loo_blocks  # noqa: E402,F401  (tests read it)
+from .transcripts import write_transcripts  # noqa: E402
 
 __all__ = ["FITS", "SECTIONS", "Caution", "Context", "Entry", "Figure", "FitRecord", "Section", "Table", "Text",
-           "build_report", "section", "REPORT_DRAWS"]
+           "build_report", "section", "write_transcripts", "REPORT_DRAWS"]
 
 
 def build_report(df: pd.DataFrame, out, *, load_report=None, sections=None, title: str = "afdecomp report",
                  settings: FitSettings | None = None, fits: dict | None = None, command: str | None = None,
-                 progress: bool | None = None, **options) -> Path:
+                 progress: bool | None = None, transcripts: bool = False, **options) -> Path:
     """Write the report folder and return the path of its ``index.md``.
 
     Parameters
@@ -70,6 +71,10 @@ def build_report(df: pd.DataFrame, out, *, load_report=None, sections=None, titl
         The command line shown in the run record (default: this process's arguments).
     progress : bool, optional
         A progress bar over the sections (default: when stderr is a terminal).
+    transcripts : bool
+        Also write the transcript browser into ``out/transcripts`` (see
+        :func:`afdecomp.report.transcripts.write_transcripts`; the vote stores in the option
+        ``label_stores=`` show each record's votes) and link each figure's rows to it.
     **options
         Passed to the sections through ``Context.options`` (``catalog=``, ``label_runs=``,
         ``validations=``; ``draws=`` is accepted as a shorthand for ``settings.draws``).
@@ -95,6 +100,11 @@ def build_report(df: pd.DataFrame, out, *, load_report=None, sections=None, titl
     needed = list(dict.fromkeys(n for k in keys for n in SECTIONS[k].needs))
     for name in needed:  # every declared fit, once, before any section reads it
         ctx.need(name)
+    links = None
+    if transcripts:
+        from .transcripts import Links, write_transcripts
+        write_transcripts(df, out / "transcripts", stores=options.get("label_stores"), title=f"{title}: transcripts")
+        links = Links(df)
     done = []
     bar = tqdm(keys, **progress_options(desc="report sections", unit="section",
                                         disable=not (progress if progress is not None else sys.stderr.isatty())))
@@ -104,12 +114,13 @@ def build_report(df: pd.DataFrame, out, *, load_report=None, sections=None, titl
         if sec is None:
             continue
         done.append({"key": key, "title": sec.title, "anchor": slug(sec.title),
-                     "blocks": [rendered(b, out) for b in sec.blocks]})
-    summary = [rendered(b, out) for b in summary_blocks(ctx)]
+                     "blocks": [rendered(b, out, links) for b in sec.blocks]})
+    summary = [rendered(b, out, links) for b in summary_blocks(ctx)]
     toc = [{"title": "Summary", "anchor": "summary"}] + [{"title": s["title"], "anchor": s["anchor"]} for s in done]
     toc.append({"title": "Run record", "anchor": "run-record"})
     page = {"title": title, "toc": toc, "summary": summary, "sections": done,
-            "record": _run_record(ctx, keys, command)}
+            "record": _run_record(ctx, keys, command),
+            "transcripts": "transcripts/index.html" if transcripts else None}
     write_pages(out, page)
     return out / "index.md"
 

@@ -37,9 +37,14 @@ class Table:
 
 @dataclass
 class Figure:
+    """A figure, written as PNG and PDF. ``browse`` (optional) names its rows for the transcript
+    browser: ``{"by": ("model", "variant"), "where": {"steer": "none"}}`` (see
+    :class:`afdecomp.report.transcripts.Links`)."""
+
     name: str
     figure: matplotlib.figure.Figure
     caption: str = ""
+    browse: dict | None = None
 
 
 @dataclass

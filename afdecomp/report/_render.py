@@ -82,8 +82,10 @@ def table_md(frame: pd.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------------- blocks
-def rendered(block, out: Path) -> dict:
-    """A block as the templates read it (kind, html, md, ...); writes its CSV or figure files."""
+def rendered(block, out: Path, links=None) -> dict:
+    """A block as the templates read it (kind, html, md, ...); writes its CSV or figure files.
+    ``links`` (a :class:`~afdecomp.report.transcripts.Links`) adds to a figure with a ``browse``
+    spec its links to the transcript browser: a table and an image map over its rows."""
     if isinstance(block, Caution):
         return {"kind": "caution", "md": block.markdown, "html": _MD.render(block.markdown)}
     if isinstance(block, Text):
@@ -102,9 +104,14 @@ def rendered(block, out: Path) -> dict:
     if isinstance(block, Figure):
         for ext in ("png", "pdf"):
             block.figure.savefig(out / "figures" / f"{block.name}.{ext}", dpi=150, bbox_inches="tight")
+        browse = {}
+        if links is not None and block.browse:
+            browse = {"links": links.table(block.browse),
+                      "areas": links.image_map(block.figure, block.browse, dpi=150,
+                                               png=out / "figures" / f"{block.name}.png")}
         plt.close(block.figure)
         return {"kind": "figure", "name": block.name, "caption": block.caption,
-                "png": f"figures/{block.name}.png", "pdf": f"figures/{block.name}.pdf"}
+                "png": f"figures/{block.name}.png", "pdf": f"figures/{block.name}.pdf", **browse}
     raise TypeError(f"unknown report block {type(block).__name__}")
 
 

@@ -15,6 +15,8 @@ from ..models.baseline import rates, seed_sem_gap
 from ._core import Caution, Context, Figure, FitRecord, Section, Table, Text, fit, run_fit, section
 
 CI = 0.94  # the report's posterior intervals (ArviZ's default)
+#: A figure's rows for the transcript browser: per model, scenario and variant, unsteered.
+_UNSTEERED = {"by": ("model", "scenario", "variant"), "where": {"steer": "none"}}
 
 
 # ----------------------------------------------------------------------------- fits
@@ -206,12 +208,14 @@ def _seed_sem_section(ctx: Context) -> Section:
     blocks.append(Table("seed_sem_gap", show, "Compliance rates and gap per condition (papers' estimator)."))
     ax = plot.seed_gaps(t)
     blocks.append(Figure("gap_per_model", ax.figure, "Compliance gap per model and prompt variant, "
-                         "mean over seeds ± 1 SEM (unsteered conditions)."))
+                         "mean over seeds ± 1 SEM (unsteered conditions).", browse=_UNSTEERED))
     variant = "default" if "default" in set(ctx.df["variant"].astype(str)) else str(ctx.df["variant"].iloc[0])
     ax = plot.rates(r, variant=variant)
     blocks.append(Figure("rates_by_tier", ax.figure, f"Compliance rate per model in each tier, "
                          f"variant '{variant}' (unsteered), 95% Wilson intervals; one row per model and "
-                         "scenario when there are several scenarios."))
+                         "scenario when there are several scenarios.",
+                         browse={"by": ("model", "scenario"), "where": {"variant": variant, "steer": "none"},
+                                 "split_tiers": ("training", "deployment")}))
     return Section(title, blocks)
 
 
@@ -232,7 +236,8 @@ def _gap_section(ctx: Context) -> Section:
                         "(hierarchical model, posterior means and HDI)."))
     ax = plot.gaps(res)
     blocks.append(Figure("hierarchical_gap", ax.figure, "Per model: tier rates (left) and the gap with its "
-                         "HDI (right), unsteered conditions; grey crosses: the papers' seed mean ± SEM."))
+                         "HDI (right), unsteered conditions; grey crosses: the papers' seed mean ± SEM.",
+                         browse=_UNSTEERED))
     ax = plot.ppc(res)
     blocks.append(Figure("gap_ppc", ax.figure, "Posterior predictive check: observed vs replicated pooled "
                          "gap per condition."))
@@ -321,7 +326,8 @@ def _decomposition_section(ctx: Context) -> Section:
                         f"Shapley shares per model (posterior mean, {CI:.0%} HDI)."))
     blocks.append(Figure("decomposition", plot.decomposition(dec, ci_prob=CI).figure,
                          "Shapley decomposition of each model's gap (rational-agent fit). Bars: posterior-mean "
-                         f"shares; whiskers: {CI:.0%} HDI of each share; diamond: total gap with its {CI:.0%} HDI."))
+                         f"shares; whiskers: {CI:.0%} HDI of each share; diamond: total gap with its {CI:.0%} HDI.",
+                         browse={"by": ("model", "scenario"), "where": {"steer": "none"}}))
     variants = set(ctx.df["variant"].astype(str))
     if "default" in variants and len(variants) > 1:
         con = ctx.cached("ablation_contrasts", lambda: ablation_contrasts(ctx.gap_df, res))
@@ -383,7 +389,8 @@ def _steering_section(ctx: Context) -> Section | None:
     blocks.append(Table("steering_specific_effects", sa.summary("gap"),
                         "Specific effect of each vector on the gap (vector minus matched random control).", 60))
     blocks.append(Figure("steering_gap", plot.steering(sa, quantity="gap")[0, 0].figure,
-                         "Compliance gap against the steering coefficient α."))
+                         "Compliance gap against the steering coefficient α.",
+                         browse={"by": ("model", "steer"), "where": {"variant": variant}}))
     blocks.append(Figure("steering_rates", plot.steering(sa, quantity=("rate_training", "rate_deployment"))[0, 0].figure,
                          "Compliance in training (blue) and deployment (orange) against α."))
     return Section("Steering", blocks)

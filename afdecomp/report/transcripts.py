@@ -304,7 +304,9 @@ class Links:
     """Links from the report's figures to the transcript browser of the same table.
 
     A figure's ``browse`` spec is a dict: ``by`` (keys among model, scenario, variant, steer
-    naming a figure row) and ``where`` (fixed filters, e.g. ``{"variant": "default"}``).
+    naming a figure row), ``where`` (fixed filters, e.g. ``{"variant": "default"}``) and,
+    optionally, ``split_tiers`` (e.g. ``("training", "deployment")``: each row of the figure
+    shows these tiers from top to bottom, and its clickable band is cut into one per tier).
 
     Parameters
     ----------
@@ -349,44 +351,66 @@ class Links:
     def image_map(self, fig, browse: Mapping, *, dpi: float, png: str | os.PathLike | None = None) -> list[dict]:
         """Clickable areas over a figure saved with ``bbox_inches="tight"`` at ``dpi``: one per
         y tick label naming a row of :meth:`table` (``model`` or ``model · scenario``), spanning
-        the tick label and its axes. Empty when the saved PNG's size does not match the layout
-        computed here (then only the table links)."""
+        the tick label and its axes. Each area is ``{"href", "title", "box"}`` with ``box`` =
+        (left, top, width, height) in percent of the image, so that the areas scale with it.
+        Empty when the saved PNG's size does not match the layout computed here."""
         import matplotlib as mpl
-        rows = {r["label"]: r for r in self.table(browse)["rows"]}
-        models = {r["filters"]["model"]: r for r in rows.values()}
-        scen = {f"{r['filters']['model']} · {r['filters'].get('scenario')}": r for r in rows.values()}
-        renderer = fig.canvas.get_renderer()
+        where = {k: str(v) for k, v in (browse.get("where") or {}).items()}
+        k = self.keys
+        for key, v in where.items():
+            k = k[k[key] == v]
+        named = {r["label"]: (r["label"], r["filters"]) for r in self.table(browse)["rows"]}
+        for m, sc in k[["model", "scenario"]].drop_duplicates().itertuples(index=False):  # the plots' row names
+            named[m] = (m, {**where, "model": m})
+            named[f"{m} · {sc}"] = (f"{m} · {sc}", {**where, "model": m, "scenario": sc})
+        split = [str(t) for t in browse.get("split_tiers") or ()]
         fig.canvas.draw()
-        pad = mpl.rcParams["savefig.pad_inches"]
-        tight = fig.get_tightbbox(renderer).padded(pad)
+        renderer = fig.canvas.get_renderer()
+        tight = fig.get_tightbbox(renderer).padded(mpl.rcParams["savefig.pad_inches"])
+        width, height = tight.width * dpi, tight.height * dpi
         if png is not None:
-            from matplotlib.image import imread
-            h, w = imread(png).shape[:2]
-            if abs(w - tight.width * dpi) > 2 or abs(h - tight.height * dpi) > 2:
+            size = _png_size(png)
+            if size is None or abs(size[0] - width) > 2 or abs(size[1] - height) > 2:
                 return []
+            width, height = size
 
         def px(x, y):  # display pixels at fig.dpi -> PNG pixels
             return ((x / fig.dpi - tight.x0) * dpi, (tight.y1 - y / fig.dpi) * dpi)
 
         areas = []
         for ax in fig.axes:
-            labels = ax.get_yticklabels()
-            ticks = ax.get_yticks()
+            labels, ticks = ax.get_yticklabels(), ax.get_yticks()
             if len(labels) == 0:
                 continue
             ys = [ax.transData.transform((0, t))[1] for t in ticks]
-            step = np.median(np.abs(np.diff(ys))) if len(ys) > 1 else ax.bbox.height
+            step = float(np.median(np.abs(np.diff(ys)))) if len(ys) > 1 else ax.bbox.height
             box = ax.bbox
             for lab, y in zip(labels, ys, strict=False):
-                row = models.get(lab.get_text()) or scen.get(lab.get_text()) or rows.get(lab.get_text())
+                row = named.get(lab.get_text())
                 if row is None or not (box.y0 - 1 <= y <= box.y1 + 1):
                     continue
                 x0 = min(lab.get_window_extent(renderer).x0, box.x0)
                 (a, b), (c, d) = px(x0, y + step / 2), px(box.x1, y - step / 2)
-                areas.append({"coords": ",".join(str(int(round(v))) for v in (a, b, c, d)),
-                              "href": browse_href(row["filters"], self.page),
-                              "title": f"transcripts of {row['label']}"})
+                parts = [(row[0], row[1])]
+                if split:  # the row's band cut into one band per tier, top to bottom
+                    parts = [(f"{row[0]}, {t}", {**row[1], "condition": t}) for t in split]
+                h = (d - b) / len(parts)
+                for j, (name, filters) in enumerate(parts):
+                    top = b + j * h
+                    pct = (100 * a / width, 100 * top / height, 100 * (c - a) / width, 100 * h / height)
+                    areas.append({"href": browse_href(filters, self.page), "title": f"transcripts of {name}",
+                                  "box": [round(v, 2) for v in pct]})
         return areas
+
+
+def _png_size(path) -> tuple[int, int] | None:
+    """Width and height of a PNG file from its header (None when it is not a PNG)."""
+    import struct
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return struct.unpack(">II", head[16:24])
 
 
 __all__ = ["write_transcripts", "condition_keys", "browse_href", "Links", "REQUIRED", "KEYS"]
