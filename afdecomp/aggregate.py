@@ -156,3 +156,79 @@ def aggregate(df: pd.DataFrame, label: str = "complied", *, by=CELL_KEYS, warn: 
 
 
 _check_tiers = check_tiers
+
+
+#: The count columns of :func:`aggregate_joint`: the four (complied, af_reasoning) combinations,
+#: the generations with one label missing, and the binomial counts the joint model fits.
+JOINT_COUNTS = ["c0_af0", "c0_af1", "c1_af0", "c1_af1", "c0_af_na", "c1_af_na", "n_na",
+                "n", "k", "n_af", "k_af"]
+
+
+def aggregate_joint(df: pd.DataFrame, *, by=CELL_KEYS, warn: bool = True,
+                    check_tiers: bool = True) -> pd.DataFrame:
+    """Per cell, the counts of the four (complied, af_reasoning) combinations, NA counted.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The tidy table with ``complied`` and ``af_reasoning`` (plain tables are normalized
+        first, :func:`as_tidy`).
+    by : sequence of str
+        Cell keys (default: the schema's cell definition, as :func:`aggregate`).
+    warn : bool
+        Warn when labels are missing (they are always counted).
+    check_tiers : bool, default True
+        Raise when a condition lacks a labelled (``complied``) tier, as :func:`aggregate`.
+
+    Returns
+    -------
+    DataFrame
+        One row per cell: the keys and the int64 counts of :data:`JOINT_COUNTS`:
+
+        - ``c0_af0``, ``c0_af1``, ``c1_af0``, ``c1_af1``: both labels present (``c1`` = complied);
+        - ``c0_af_na``, ``c1_af_na``: ``complied`` labelled, ``af_reasoning`` missing;
+        - ``n_na``: ``complied`` missing (whatever ``af_reasoning`` says);
+        - ``n``, ``k``: the compliance binomial (labelled generations, complied ones), as
+          :func:`aggregate` gives them;
+        - ``n_af``, ``k_af``: AF reasoning among the complied generations with an AF label
+          (``c1_af0 + c1_af1`` and ``c1_af1``) — what the joint model fits. An AF label on a
+          refusal (``c0_af1``) is counted but not modelled: AF reasoning is the reason for
+          *complying*.
+    """
+    df = as_tidy(df, "complied", who="aggregate_joint")
+    if "af_reasoning" not in df.columns:
+        raise ValueError("aggregate_joint: the table lacks the 'af_reasoning' column (label it with "
+                         "afdecomp.label(..., 'af_reasoning') or simulate(af_reasoning=...))")
+    by = [c for c in by if c in df.columns]
+    c, a = df["complied"], df["af_reasoning"]
+    c_ok, a_ok = c.notna().to_numpy(), a.notna().to_numpy()
+    c1 = c.fillna(False).astype(bool).to_numpy() & c_ok
+    a1 = a.fillna(False).astype(bool).to_numpy() & a_ok
+    c0 = c_ok & ~c1
+    work = df[by].copy()
+    cols = {"c0_af0": c0 & a_ok & ~a1, "c0_af1": c0 & a1, "c1_af0": c1 & a_ok & ~a1, "c1_af1": c1 & a1,
+            "c0_af_na": c0 & ~a_ok, "c1_af_na": c1 & ~a_ok, "n_na": ~c_ok}
+    for name, x in cols.items():
+        work[name] = x.astype(np.int64)
+    cells = work.groupby(by, observed=True, dropna=False, sort=True)[list(cols)].sum().reset_index()
+    for col in by:
+        if isinstance(df[col].dtype, pd.CategoricalDtype) and col != "condition":
+            cells[col] = cells[col].cat.remove_unused_categories()
+    cells["n"] = cells[["c0_af0", "c0_af1", "c1_af0", "c1_af1", "c0_af_na", "c1_af_na"]].sum(axis=1)
+    cells["k"] = cells[["c1_af0", "c1_af1", "c1_af_na"]].sum(axis=1)
+    cells["n_af"] = cells["c1_af0"] + cells["c1_af1"]
+    cells["k_af"] = cells["c1_af1"].copy()
+    if warn:
+        n_na, af_na = int(cells["n_na"].sum()), int(cells["c0_af_na"].sum() + cells["c1_af_na"].sum())
+        if n_na or af_na:
+            warnings.warn(f"aggregate_joint: {n_na} generation(s) have no 'complied' label and {af_na} "
+                          f"labelled one(s) no 'af_reasoning' label; they are counted (n_na, c*_af_na), "
+                          f"not modelled", stacklevel=2)
+        refused_af = int(cells["c0_af1"].sum())
+        if refused_af:
+            warnings.warn(f"aggregate_joint: {refused_af} refusal(s) carry an AF-reasoning label; they are "
+                          f"counted in c0_af1 and not modelled (AF reasoning is modelled given compliance)",
+                          stacklevel=2)
+    if check_tiers and ("condition" in by or "oversight" in by):
+        _check_tiers(cells, [col for col in CONDITION_KEYS if col in by], who="aggregate_joint")
+    return cells

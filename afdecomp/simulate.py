@@ -46,6 +46,12 @@ class Truth:
     population: dict = field(default_factory=dict)
     catalog: Catalog = field(default_factory=default_catalog)
     seed: int | None = None
+    #: The true labels behind a judged table (``complied`` and, when simulated, ``af_reasoning``),
+    #: aligned with the table's rows; ``None`` when no judge error was applied (the table's labels
+    #: are the truth).
+    labels: pd.DataFrame | None = None
+    #: The judge errors the table's labels were passed through (label -> JudgeError).
+    judge: dict = field(default_factory=dict)
 
 
 def _steering_grid(steering, variants) -> pd.DataFrame:
@@ -99,7 +105,8 @@ def draw_params(n_models: int, vectors: dict[str, str], *, population: dict | No
 def simulate(n_models: int = 6, n_queries=50, n_samples=5, variants=("default",), steering=None,
              *, oversight=None, scenario: str = "default", params: pd.DataFrame | None = None,
              population: dict | None = None, covariates: dict[str, float] | None = None,
-             catalog: Catalog | None = None, seed: int = 0) -> tuple[pd.DataFrame, Truth]:
+             catalog: Catalog | None = None, seed: int = 0, af_reasoning: str | float | None = None,
+             af_background: float = 0.0, judge: dict | None = None) -> tuple[pd.DataFrame, Truth]:
     """Draw a synthetic study from the rational-agent model.
 
     Parameters
@@ -124,6 +131,25 @@ def simulate(n_models: int = 6, n_queries=50, n_samples=5, variants=("default",)
         Override :data:`POPULATION`; covariate name -> θ on log V.
     seed : int
         Everything is a deterministic function of the arguments and the seed.
+    af_reasoning : {"goal-guarding"} or float, optional
+        Also emit the ``af_reasoning`` label. ``"goal-guarding"`` (the theory's link): each
+        generation's decision is a logistic draw, ``complied = ΔU + ε > 0``, and a compliance
+        shows AF reasoning when the goal-guarding motive ``G = ΔU − ΔU|_{g=0}`` drove it, i.e.
+        when it would have refused without that motive (``ΔU − G + ε ≤ 0``); so
+        ``P(complied & AF) = σ(ΔU) − σ(ΔU − G)``, zero in deployment (``G`` carries the
+        oversight). A number ``r`` instead gives AF reasoning to each compliance with
+        probability ``r``, whatever drove it (no link; for tests of the link). ``None``: no
+        ``af_reasoning`` column is filled (the default, as before). The ``complied`` labels are
+        the same with or without this option.
+    af_background : float, default 0
+        With ``"goal-guarding"``: the probability that a compliance the motive did *not* drive
+        still shows AF reasoning.
+    judge : dict, optional
+        ``{"complied": JudgeError, "af_reasoning": JudgeError}`` (either key; a pair
+        ``(sensitivity, specificity)`` works too): pass those labels
+        through a judge with that sensitivity and specificity
+        (:func:`afdecomp.models.judge_error.apply_judge_error`, errors independent given the
+        truth). The true labels are kept in ``truth.labels``.
 
     Returns
     -------
@@ -163,6 +189,12 @@ def simulate(n_models: int = 6, n_queries=50, n_samples=5, variants=("default",)
     # each grid row's vector: its index among the vectors with a slope, or one past them (none, control)
     sloped = [v for v, d in vectors.items() if d != "control"]
     vec_index = grid["steer_vector"].map({v: i for i, v in enumerate(sloped)}).fillna(len(sloped)).to_numpy(dtype=np.int64)
+    if af_reasoning is not None and not (af_reasoning == "goal-guarding" or
+                                         (np.isscalar(af_reasoning) and 0 <= float(af_reasoning) <= 1)):
+        raise ValueError(f"af_reasoning must be 'goal-guarding', a probability in [0, 1] or None; got {af_reasoning!r}")
+    if not 0 <= af_background <= 1:
+        raise ValueError(f"af_background must be a probability in [0, 1], got {af_background}")
+    af_rng = np.random.default_rng([int(seed), 16])  # its own stream: complied is unchanged by the AF option
     rows = []
     gaps = []
     for m_i, (model, par) in enumerate(P.iterrows()):
@@ -189,11 +221,16 @@ def simulate(n_models: int = 6, n_queries=50, n_samples=5, variants=("default",)
         block["query_id"] = np.asarray(q_ids, dtype=object)[q_idx.ravel()]
         block["sample"] = s_idx.ravel()
         block["complied"] = y.ravel()
+        if af_reasoning is not None:
+            af, p_af = _af_labels(af_reasoning, af_background, y, p, par, uq, grid, kw, af_rng)
+            block["af_reasoning"] = af.ravel()
         rows.append(block)
         # true rates: every oversight level against o = 0, averaged over observed queries
         rate = p.mean(axis=1)
         g = grid[["variant", "steer_vector", "steer_layer", "steer_coef", "oversight"]].copy()
         g["rate"] = rate
+        if af_reasoning is not None:
+            g["af_rate"] = p_af.mean(axis=1)
         g["model"] = model
         gaps.append(g)
 
@@ -205,17 +242,72 @@ def simulate(n_models: int = 6, n_queries=50, n_samples=5, variants=("default",)
     df["judge"] = "simulated"
     df, problems = schema.normalize(df)
     assert not problems, problems
+    true_labels, judges = None, {}
+    if judge:
+        df, true_labels, judges = _judged(df, judge, np.random.default_rng([int(seed), 17]))
     schema.validate(df)
 
     g = pd.concat(gaps, ignore_index=True)
     keys = ["model", "variant", "steer_vector", "steer_layer", "steer_coef"]
-    dep = g[g["oversight"] == 0].drop(columns="oversight").rename(columns={"rate": "rate_deployment"})
-    tr = g[g["oversight"] > 0].rename(columns={"rate": "rate_training"})
+    dep = g[g["oversight"] == 0].drop(columns="oversight").rename(
+        columns={"rate": "rate_deployment", "af_rate": "af_rate_deployment"})
+    tr = g[g["oversight"] > 0].rename(columns={"rate": "rate_training", "af_rate": "af_rate_training"})
     true_gaps = tr.merge(dep, on=keys, how="left")
     true_gaps["gap"] = true_gaps["rate_training"] - true_gaps["rate_deployment"]
+    af_cols = []
+    if af_reasoning is not None:
+        true_gaps["af_share_of_gap"] = ((true_gaps["af_rate_training"] - true_gaps["af_rate_deployment"])
+                                        / true_gaps["gap"])
+        af_cols = ["af_rate_training", "af_rate_deployment", "af_share_of_gap"]
     true_gaps.insert(1, "scenario", scenario)
     true_gaps["steer_layer"] = true_gaps["steer_layer"].astype("Int64")
     true_gaps = true_gaps[["model", "scenario", "variant", "steer_vector", "steer_layer", "steer_coef",
-                           "oversight", "rate_training", "rate_deployment", "gap"]]
-    truth = Truth(P, u, true_gaps.reset_index(drop=True), pop, catalog, seed)
+                           "oversight", "rate_training", "rate_deployment", "gap"] + af_cols]
+    truth = Truth(P, u, true_gaps.reset_index(drop=True), pop, catalog, seed, true_labels, judges)
     return df, truth
+
+
+def _af_labels(af_reasoning, background: float, y: np.ndarray, p: np.ndarray, par, uq, grid, kw, rng):
+    """AF-reasoning labels (cells × queries × samples) and the true P(complied & AF) (cells × queries).
+
+    With the goal-guarding link, the uniform draw ``U`` behind each compliance (``U < σ(ΔU)``)
+    is recovered from the outcome: the draw is re-made conditionally on it, ``U ~ Uniform(0, p)``
+    for a compliance, and the compliance is AF reasoning when ``U ≥ σ(ΔU − G)`` (it would have
+    been a refusal without the goal-guarding motive). The same distribution as drawing ``U``
+    once, without touching the stream that drew ``complied``.
+    """
+    if af_reasoning == "goal-guarding":
+        p0 = theory.p_comply(par["b"], par["V"], par["S"], 0.0, u=uq[None, :],
+                             oversight=grid["oversight"].to_numpy()[:, None], **kw)  # no goal guarding
+        p0 = np.minimum(p0, p)
+        U = rng.random(y.shape) * p[:, :, None]
+        pivotal = y & (U >= p0[:, :, None])
+        extra = y & ~pivotal & (rng.random(y.shape) < background)
+        return pivotal | extra, (p - p0) + background * p0
+    r = float(af_reasoning)
+    return y & (rng.random(y.shape) < r), r * p
+
+
+def _judged(df: pd.DataFrame, judge: dict, rng):
+    """The table with its labels passed through the judges, the true labels, the judges used."""
+    from .models.judge_error import JudgeError, apply_judge_error
+    unknown = sorted(set(judge) - {"complied", "af_reasoning"})
+    if unknown:
+        raise ValueError(f"judge names {unknown}; simulated labels are 'complied' and 'af_reasoning'")
+    if "af_reasoning" in judge and df["af_reasoning"].isna().all():
+        raise ValueError("judge['af_reasoning'] needs simulated AF labels: pass af_reasoning=")
+    truth = df[["complied", "af_reasoning"]].copy()
+    out = df.copy()
+    for label in ("complied", "af_reasoning"):  # fixed order: the draws do not depend on the dict's
+        if label in judge:
+            je = judge[label]
+            if isinstance(je, (tuple, list)) and len(je) == 2:
+                je = JudgeError(sensitivity=float(je[0]), specificity=float(je[1]))
+            if not isinstance(je, JudgeError):
+                raise TypeError(f"judge[{label!r}] must be a JudgeError or (sensitivity, specificity), "
+                                f"got {je!r}")
+            judge = {**judge, label: je}
+            out[label] = apply_judge_error(df[label], je, rng)
+    out["judge"] = "simulated judge (" + ", ".join(
+        f"{k}: se {v.sensitivity:.3g}, sp {v.specificity:.3g}" for k, v in judge.items()) + ")"
+    return out, truth.reset_index(drop=True), dict(judge)
