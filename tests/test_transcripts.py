@@ -1,0 +1,314 @@
+"""The transcript browser (afdecomp.report.transcripts) in headless Chromium: it opens on the
+bundled example (no text) and on a labelled log with real text (VLAF, judged through a vote
+store), filters narrow the list to exactly the rows pandas selects, search finds what pandas
+finds, markup in a transcript shows as text and never runs, and 50,000 records page quickly.
+
+The page is driven through its URL hash (``#model=...&condition=...``, the links the report's
+figures carry) and read with ``--dump-dom`` after the page's scripts have run.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from afdecomp.report.transcripts import Links, browse_href, write_transcripts
+
+from .conftest import EXTERNAL, ROOT
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium (/usr/bin/chromium) is not installed; "
+                                    "scripts/test.sh installs it (apt-get install chromium)")
+VLAF_CARE = EXTERNAL / "launchnlp-VLAF" / "results" / "MFT_refined" / "care"
+PAYLOADS = ('<script>window.__pwned=1;document.title="PWNED";document.body.setAttribute("data-pwned","1")</script>',
+            '<img src=x onerror="window.__pwned=1;document.title=\'PWNED\';document.body.setAttribute(\'data-pwned\',\'1\')">')
+
+
+def dump(page: Path | str, hash_: str = "", *, budget_ms: int = 20000) -> tuple[str, float]:
+    """The DOM of ``page#hash_`` after its scripts ran, and the wall seconds Chromium took."""
+    url = (Path(page).resolve().as_uri() if not str(page).startswith("file:") else str(page)) + (
+        "#" + hash_ if hash_ else "")
+    with tempfile.TemporaryDirectory() as profile:
+        t0 = time.perf_counter()
+        run = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                              f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+                             capture_output=True, text=True, timeout=120)
+        secs = time.perf_counter() - t0
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout, secs
+
+
+def attr(dom: str, name: str) -> str | None:
+    m = re.search(rf'<body[^>]*\s{name}="([^"]*)"', dom)
+    return m.group(1) if m else None
+
+
+def articles(dom: str) -> list[str]:
+    return re.findall(r'<article class="rec".*?</article>', dom, flags=re.S)
+
+
+def texts(article: str) -> list[str]:
+    """The transcript texts of one record as the reader sees them (entities decoded)."""
+    return [html.unescape(t) for t in re.findall(r'<pre class="text">(.*?)</pre>', article, flags=re.S)]
+
+
+def ready(dom: str) -> None:
+    assert attr(dom, "data-state") == "ready", re.search(r'<p id="status"[^>]*>(.*?)</p>', dom).group(1)
+
+
+# ----------------------------------------------------------------------------- no browser needed
+def test_missing_columns_are_named(tmp_path):
+    with pytest.raises(ValueError, match=r"lacks the required column\(s\) \['variant', 'condition'\]"):
+        write_transcripts(pd.DataFrame({"model": ["m"], "response": ["hi"]}), tmp_path)
+    with pytest.raises(TypeError, match="pandas DataFrame"):
+        write_transcripts([{"model": "m"}], tmp_path)
+
+
+def _plain(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"model": rng.choice(["a", "b"], n), "variant": rng.choice(["default", "cut"], n),
+                         "condition": rng.choice(["training", "deployment"], n), "query_id": [f"q{i}" for i in range(n)],
+                         "complied": rng.random(n) < 0.5, "response": [f"text {i}" for i in range(n)]})
+
+
+def _meta(out: Path) -> dict:
+    import json
+    s = (out / "data" / "meta.js").read_text(encoding="utf-8")
+    return json.loads(s[s.index("=") + 1:].rstrip().rstrip(";"))
+
+
+def test_groups_are_contiguous_and_shuffled_by_seed(tmp_path):
+    df = _plain()
+    write_transcripts(df, tmp_path / "s0", seed=0, chunk_bytes=500)
+    write_transcripts(df, tmp_path / "s0b", seed=0, chunk_bytes=500)
+    write_transcripts(df, tmp_path / "s1", seed=1, chunk_bytes=500)
+    m0, m0b, m1 = (_meta(tmp_path / d) for d in ("s0", "s0b", "s1"))
+    assert m0["rid"] == m0b["rid"] and m0["rid"] != m1["rid"]  # the seed decides the order
+    assert sorted(m0["rid"]) == sorted(m1["rid"]) and len(set(m0["rid"])) == len(df)  # every record once
+    # groups tile the records in the browser's order: model, then variant (default first), tier (training first)
+    starts = [g[-2] for g in m0["groups"]]
+    assert starts == list(np.cumsum([0] + [g[-1] for g in m0["groups"]])[:-1])
+    names = [(m0["values"]["model"][g[0]], m0["values"]["variant"][g[2]], m0["values"]["condition"][g[4]])
+             for g in m0["groups"]]
+    assert names == sorted(names, key=lambda t: (t[0], t[1] != "default", t[1], t[2] != "training"))
+    counts = df.groupby(["model", "variant", "condition"]).size()
+    assert {n: g[-1] for n, g in zip(names, m0["groups"], strict=True)} == counts.to_dict()
+    # within a group the order is not the table's (a shuffle), and chunks cover every record
+    assert sum(c for _, c in m0["chunks"]) == len(df) and len(m0["chunks"]) > 1
+    assert len(list((tmp_path / "s0" / "data").glob("chunk-*.js"))) == len(m0["chunks"])
+    capped = _meta(Path(write_transcripts(df, tmp_path / "cap", per_cell=10)).parent)
+    assert capped["n"] == 10 * len(counts) and all(g[-1] == 10 for g in capped["groups"])
+
+
+def test_links_follow_the_figure_rows():
+    df = _plain()
+    links = Links(df)
+    t = links.table({"by": ("model", "variant"), "where": {"steer": "none"}})
+    assert t["header"] == ["model · variant", "all", "training", "deployment"]
+    row = next(r for r in t["rows"] if r["label"] == "a · cut")
+    n = int(((df["model"] == "a") & (df["variant"] == "cut") & (df["condition"] == "training")).sum())
+    assert row["cells"][1] == {"text": "training", "n": n,
+                              "href": "transcripts/index.html#steer=none&model=a&variant=cut&condition=training"}
+    assert browse_href({"steer": "values L16 α=+2"}) == "transcripts/index.html#steer=values%20L16%20%CE%B1%3D%2B2"
+    with pytest.raises(ValueError, match="unknown transcript filter"):
+        browse_href({"colour": "red"})
+
+
+# ----------------------------------------------------------------------------- in Chromium
+@pytest.fixture(scope="module")
+def example_browser(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    df = pd.read_parquet(ROOT / "data" / "example" / "example.parquet")
+    return write_transcripts(df, tmp_path_factory.mktemp("example")), df
+
+
+@needs_chromium
+def test_example_opens_and_says_there_is_no_text(example_browser):
+    page, df = example_browser
+    dom, _ = dump(page)
+    ready(dom)
+    assert attr(dom, "data-matches") == f"{len(df)}" and attr(dom, "data-shown") == "50"
+    assert "These records carry no text" in dom
+    recs = articles(dom)
+    assert len(recs) == 50
+    assert all("no output recorded" in a and "no reasoning recorded" in a for a in recs)
+
+
+@needs_chromium
+def test_example_filter_narrows_to_what_pandas_selects(example_browser):
+    page, df = example_browser
+    want = df[(df["model"] == "model-02") & (df["condition"] == "training") & (df["steer_vector"] == "none")
+              & (df["variant"] == "cut-provenance") & df["complied"].fillna(False).astype(bool)]
+    dom, _ = dump(page, "model=model-02&condition=training&steer=none&variant=cut-provenance&complied=yes&page=2")
+    ready(dom)
+    assert attr(dom, "data-matches") == str(len(want)) and 50 < len(want) < len(df) / 100
+    assert attr(dom, "data-page") == "2"
+    recs = articles(dom)
+    assert len(recs) == min(50, len(want) - 50)
+    for a in recs:
+        assert "model: model-02" in a and "tier: training" in a and "prompt variant: cut-provenance" in a
+        assert '<span class="badge yes">complied: yes</span>' in a
+    shown = {re.search(r'href="#id=([0-9a-f]+)"', a).group(1) for a in recs}
+    assert shown <= set(want["record_id"])
+
+
+@pytest.fixture(scope="module")
+def labelled_log(tmp_path_factory):
+    """Two VLAF models on the `care` value (real text, the study's compliance labels), with
+    ``af_reasoning`` judged through a vote store (a scripted judge: Yes when the reasoning
+    mentions training) and applied with apply_labels; plus two records holding script payloads."""
+    if not VLAF_CARE.is_dir():
+        pytest.skip(f"the real VLAF data is not at {VLAF_CARE}")
+    import afdecomp as afd
+    from afdecomp.label.judges import MockJudge
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = afd.load_logs(VLAF_CARE)
+    df = df[df["model"].astype(str).isin(["Qwen3-8B", "olmo2-7b-instruct"])].copy()
+    tmp = tmp_path_factory.mktemp("vlaf")
+    store = tmp / "votes.jsonl"
+    judge = MockJudge("mockllm/mentions-training",
+                      respond=lambda p: "Final answer: " + ("Yes" if "train" in p.user.lower() else "No"))
+    labels = afd.label(df, "af_reasoning", judge, votes=3, store=store, progress=False)
+    df = afd.apply_labels(df, labels)
+    evil = df.iloc[:2].copy()
+    evil["record_id"] = ["evil-1", "evil-2"]
+    evil["response"], evil["reasoning"], evil["query"] = PAYLOADS, PAYLOADS[::-1], ["</pre><b>x</b>", "<!--"]
+    evil["judge"] = PAYLOADS[1]
+    evil["model"] = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
+    df = pd.concat([df, evil], ignore_index=True)
+    page = write_transcripts(df, tmp / "browser", stores=[store], title="VLAF care (labelled)")
+    return page, df, store
+
+
+@needs_chromium
+def test_labelled_log_shows_real_text_labels_scores_and_votes(labelled_log):
+    page, df, _ = labelled_log
+    sel = df[(df["model"] == "Qwen3-8B") & (df["condition"] == "training") & df["af_reasoning"].fillna(False).astype(bool)
+             & ~df["complied"].fillna(True).astype(bool)]
+    dom, _ = dump(page, "model=Qwen3-8B&condition=training&af_reasoning=yes&complied=no")
+    ready(dom)
+    assert attr(dom, "data-matches") == str(len(sel)) and 0 < len(sel) < (df["model"] == "Qwen3-8B").sum() / 2
+    recs = articles(dom)
+    assert len(recs) == min(50, len(sel))
+    by_id = sel.set_index("record_id")
+    for a in recs:
+        rid = re.search(r'href="#id=([^"]+)"', a).group(1)
+        row = by_id.loc[rid]
+        want = [row[c] for c in ("query", "reasoning", "response") if isinstance(row[c], str) and row[c]]
+        assert texts(a) == want  # the real text, whole and in order
+        assert f"AF score {row['af_score']:.2f}" in a and "AF reasoning: yes" in a and "complied: no" in a
+        assert "af_reasoning judged by mockllm/mentions-training (3 votes): " in a
+        assert a.count('<span class="vote">yes</span>') == round(3 * row["af_score"])
+        assert html.escape(row["judge"], quote=False) in a
+    assert "VLAF care (labelled)" in re.search(r"<title>(.*?)</title>", dom).group(1)
+
+
+@needs_chromium
+def test_search_finds_what_pandas_finds(labelled_log):
+    page, df, _ = labelled_log
+    word = "elderly"
+    text = df[["query", "reasoning", "response"]].fillna("").agg(" ".join, axis=1).str.lower()
+    sel = df[(df["condition"] == "deployment") & text.str.contains(word, regex=False)]
+    dom, _ = dump(page, f"condition=deployment&q={word.upper()}")  # case-insensitive
+    ready(dom)
+    assert attr(dom, "data-matches") == str(len(sel)) and 0 < len(sel) < (df["condition"] == "deployment").sum()
+    assert all(word in " ".join(texts(a)).lower() for a in articles(dom))
+
+
+@needs_chromium
+def test_markup_in_a_transcript_shows_as_text_and_never_runs(labelled_log, tmp_path):
+    page, df, _ = labelled_log
+    dom, _ = dump(page, "id=evil-1")
+    ready(dom)
+    assert attr(dom, "data-matches") == "1"
+    assert attr(dom, "data-pwned") is None and "PWNED" not in re.search(r"<title>(.*?)</title>", dom).group(1)
+    assert "<script>window.__pwned" not in dom and not re.search(r"<img[^>]*onerror", dom)
+    (a,) = articles(dom)
+    assert texts(a) == ["</pre><b>x</b>", PAYLOADS[1], PAYLOADS[0]]  # shown verbatim, as text
+    assert html.escape(PAYLOADS[0], quote=False) in a and html.escape(PAYLOADS[1], quote=False) in a
+    dom2, _ = dump(page, "id=evil-2")  # the model name and judge string hold markup too
+    ready(dom2)
+    assert attr(dom2, "data-pwned") is None and "model: &lt;img src=x onerror=" in dom2
+    assert "Content-Security-Policy" in page.read_text() and "script-src 'self'" in page.read_text()
+    # the check can fail: the same payload inserted as HTML (what the browser never does) runs
+    control = tmp_path / "control.html"
+    control.write_text("<!doctype html><body><div id=d></div><script>document.getElementById('d').innerHTML = "
+                       + repr(PAYLOADS[1]) + ";</script></body>")
+    dom3, _ = dump(control)
+    assert attr(dom3, "data-pwned") == "1"
+
+
+@needs_chromium
+def test_fifty_thousand_records_page_fast(tmp_path):
+    n = 50_000
+    rng = np.random.default_rng(1)
+    filler = "The model weighs training against deployment before it answers. " * 8  # ~0.5 kB per text
+    df = pd.DataFrame({"model": rng.choice([f"model-{i}" for i in range(5)], n),
+                       "variant": rng.choice(["default", "cut-a", "cut-b"], n),
+                       "condition": rng.choice(["training", "deployment"], n), "query_id": [f"q{i % 500}" for i in range(n)],
+                       "sample": np.arange(n) // 500, "complied": rng.random(n) < 0.4,
+                       "af_reasoning": rng.random(n) < 0.2, "af_score": rng.random(n)})
+    df["reasoning"] = [f"{filler} record {i}." for i in range(n)]
+    df["response"] = [f"Answer {i}: {filler[:200]}" for i in range(n)]
+    df.loc[31_337, "response"] = "the one needle-31337 in the haystack"
+    t0 = time.perf_counter()
+    page = write_transcripts(df, tmp_path / "big")
+    write_s = time.perf_counter() - t0
+    data_mb = sum(f.stat().st_size for f in (tmp_path / "big" / "data").iterdir()) / 1e6
+    dom, first_s = dump(page)
+    ready(dom)
+    assert attr(dom, "data-matches") == str(n) and len(articles(dom)) == 50
+    first_ms = int(attr(dom, "data-first-ms"))
+    want = df[(df["model"] == "model-3") & (df["condition"] == "training") & df["af_reasoning"]]
+    dom, filt_s = dump(page, "model=model-3&condition=training&af_reasoning=yes&page=7")
+    ready(dom)
+    assert attr(dom, "data-matches") == str(len(want)) and attr(dom, "data-page") == "7"
+    assert len(articles(dom)) == 50
+    dom_s, search_s = dump(page, "q=needle-31337")
+    ready(dom_s)
+    assert attr(dom_s, "data-matches") == "1" and "needle-31337" in dom_s
+    print(f"\n50,000 records: written in {write_s:.1f} s ({data_mb:.0f} MB of data files); Chromium wall time "
+          f"(start to DOM dump) {first_s:.1f} s for page 1 (first render {first_ms} ms after "
+          f"navigation), {filt_s:.1f} s for a filtered page 7, {search_s:.1f} s for a full-text search")
+    # Chromium's own start-up is about 1 s; 20 s leaves room for a loaded 2-core CI machine.
+    assert first_s < 20 and filt_s < 20 and search_s < 30
+    assert first_ms < 5000
+
+
+@needs_chromium
+def test_report_links_its_figures_to_the_browser(tmp_path, capsys):
+    from afdecomp.cli import main
+    df = pd.read_parquet(ROOT / "data" / "example" / "example.parquet")
+    small = df[df["model"].isin(["model-01", "model-02"]) & (df["steer_vector"] == "none")]
+    small.to_parquet(tmp_path / "small.parquet")
+    out = tmp_path / "report"
+    assert main(["report", str(tmp_path / "small.parquet"), "--out", str(out), "--sections", "data,seed_sem",
+                 "--transcripts"]) == 0
+    assert "transcript browser written" in capsys.readouterr().out
+    index = (out / "index.html").read_text()
+    assert 'href="transcripts/index.html"' in index and "Transcripts behind this figure" in index
+    # a clickable band over each model's row of the rates figure, one per tier; and the table under it
+    bands = re.findall(r'<a class="row" href="(transcripts/index.html#variant=default&amp;steer=none&amp;model=model-02'
+                       r'&amp;condition=training)"', index)
+    assert len(bands) == 1
+    cell = re.search(r'href="(transcripts/index.html#steer=none&amp;model=model-01&amp;variant=cut-provenance'
+                     r'&amp;condition=deployment)"', index)
+    assert cell
+    for href, (model, variant, tier) in ((bands[0], ("model-02", "default", "training")),
+                                         (cell.group(1), ("model-01", "cut-provenance", "deployment"))):
+        want = small[(small["model"] == model) & (small["variant"] == variant) & (small["condition"] == tier)]
+        dom, _ = dump(out / html.unescape(href).split("#")[0], html.unescape(href).split("#")[1])
+        ready(dom)
+        assert attr(dom, "data-matches") == str(len(want))
+        assert all(f"model: {model}" in a and f"tier: {tier}" in a for a in articles(dom))
