@@ -5,7 +5,9 @@
 - :mod:`~afdecomp.plot.rational`: ``rational_params``, ``gap_vs_values``, ``gap_vs_covariate``
 - :mod:`~afdecomp.plot.decomposition`: ``decomposition``, ``ablation_forest``
 - :mod:`~afdecomp.plot.steering`: ``steering``
+- :mod:`~afdecomp.plot.drivers`: ``steering_bars``, ``steering_layers``, ``outcomes`` (the three-driver figures)
 - :mod:`~afdecomp.plot.judge`: ``roc``, ``calibration``, ``auroc_by_votes`` (a judge validation)
+- :mod:`~afdecomp.plot.joint`: ``af_bars`` (the signature figure of a joint fit)
 
 Conventions, the same in every figure:
 
@@ -22,11 +24,14 @@ from __future__ import annotations
 
 from ._style import COLUMN_WIDTHS, DRIVER_COLORS, DRIVER_LABELS, PALETTE, STYLE_SHEET, style  # noqa: F401
 from .decomposition import ablation_forest, decomposition
+from .drivers import outcomes, steering_bars, steering_layers
 from .gap import gaps, ppc
+from .joint import af_bars
 from .judge import auroc_by_votes, calibration, roc
 from .rates import rates, seed_gaps
 from .rational import gap_vs_covariate, gap_vs_values, rational_params
 from .steering import QUANTITY_STYLE, steering  # noqa: F401
 
-__all__ = ["ablation_forest", "auroc_by_votes", "calibration", "decomposition", "gap_vs_covariate", "gap_vs_values",
-           "gaps", "ppc", "rates", "rational_params", "roc", "seed_gaps", "steering", "style"]
+__all__ = ["ablation_forest", "af_bars", "auroc_by_votes", "calibration", "decomposition", "gap_vs_covariate", "gap_vs_values",
+           "gaps", "outcomes", "ppc", "rates", "rational_params", "roc", "seed_gaps", "steering", "steering_bars",
+           "steering_layers", "style"]

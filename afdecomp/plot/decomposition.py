@@ -120,7 +120,7 @@ def ablation_forest(contrasts: pd.DataFrame, af_rates: pd.DataFrame | None = Non
                          lw=0.8, capsize=1.5, color=PALETTE(i % 10))
         ax2.set_xlim(-0.02, 1.02)
         ax2.grid(axis="x", alpha=0.3)
-    ax2.set_xlabel("AF-reasoning rate, training tier (95% Wilson)")
+    ax2.set_xlabel("AF-reasoning rate, training tier\n(95% Wilson interval)")
     ax2.set_title("Alignment-faking reasoning", fontsize="medium")
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], color=PALETTE(i % 10), marker="o", ls="", label=m) for i, m in enumerate(models)]
