@@ -45,7 +45,7 @@ class Vector:
     description: str = ""
 
 
-# The published ablations (our reading of which cue each one removes; MODEL.md §2).
+# The published ablations (our reading of which cue each one removes; docs/concepts.md, "Driver cues").
 _PUBLISHED = [
     Variant("default", description="the full prompt"),
     Variant("cut-scratchpad-concealment",
@@ -148,7 +148,7 @@ def default_catalog() -> Catalog:
 
 
 def load_catalog(path: str | Path, *, extend: bool = True) -> Catalog:
-    """Read a catalog TOML file (format in the API docs).
+    """Read a catalog TOML file (the format, with a complete example: docs/catalog.md).
 
     Parameters
     ----------

@@ -28,7 +28,7 @@ from .models._loglik import attach_pointwise, gap_logit
 from .models.baseline import CONDITION_KEYS
 from .models.judge_error import describe_judge, judge_draws, judge_from_attrs
 
-#: Convergence thresholds of MODEL.md §5, for every fit: warn when any is crossed.
+#: Convergence thresholds for every fit (docs/concepts.md, "Checks every fit reports"): warn when any is crossed.
 RHAT_MAX = 1.01
 ESS_MIN = 400
 

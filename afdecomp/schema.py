@@ -1,7 +1,7 @@
 """The canonical tidy table: columns, dtypes, defaults, ``normalize()`` and ``validate()``.
 
 One row is one sampled generation. Every reader produces this table and every model reads it
-(see ``SCHEMA.md`` in the design notes). ``normalize`` fills the documented defaults and casts
+(the columns: docs/concepts.md, "The tidy table"). ``normalize`` fills the documented defaults and casts
 to the canonical dtypes; ``validate`` checks a table and raises one :class:`SchemaError` that
 lists *every* problem it found (column, number of rows, example rows), never just the first.
 """

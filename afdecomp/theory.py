@@ -1,4 +1,4 @@
-"""The rational-agent (logit-choice) equation of MODEL.md §3, written once for every array library.
+"""The rational-agent (logit-choice) equation of docs/model.md, written once for every array library.
 
 Our formalisation, not taken from a paper. The model compares the utility of complying with
 that of refusing and complies with probability ``sigmoid(ΔU)``::

@@ -1,6 +1,6 @@
 """Shapley decomposition of each model's compliance gap into values, goal guarding and sycophancy.
 
-MODEL.md §4. ``G(S)`` is the predicted probability-scale gap with only the cues of the
+docs/decomposition.md. ``G(S)`` is the predicted probability-scale gap with only the cues of the
 players in ``S`` switched on (a player "off" sets its cue to 0; ``stakes`` keeps the reference
 prompt's value). The Shapley value of driver ``d`` is::
 

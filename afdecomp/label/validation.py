@@ -580,6 +580,8 @@ def validate_labels(labels: pd.DataFrame, labelled: pd.DataFrame, *, task=None, 
     **kwargs
         Passed to :func:`validate_judge` (``threshold``, ``n_boot``, ``seed``, ``dataset``, ...).
 
+    Notes
+    -----
     Items of ``labelled`` with no label row are unscored (counted, not dropped); label rows for
     records outside ``labelled`` are an error.
     """

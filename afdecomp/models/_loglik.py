@@ -17,7 +17,7 @@ from .. import _arviz
 
 
 def gap_logit(beta, gamma, u, w, t):
-    """The gap model's linear predictor ``β + u + t·(γ + w)`` (MODEL.md §1).
+    """The gap model's linear predictor ``β + u + t·(γ + w)`` (docs/concepts.md, "The hierarchical gap model").
 
     Written with ``+`` and ``*`` only, so the same function builds the PyMC model (PyTensor
     tensors) and evaluates draws (numpy arrays, which broadcast): ``beta, gamma`` per cell's

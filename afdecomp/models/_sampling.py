@@ -20,7 +20,7 @@ def default_sampler(n_cells: int = 0) -> str:
     study (32,000 cells), after the gap model's reparameterisation: nutpie gave min bulk ESS
     484 in 132 s (3.7 ESS/s, R-hat 1.014), numpyro 326 in 104-110 s (3.0-3.1 ESS/s, R-hat
     1.010), and numpyro's first fit also pays for the JAX import and compile (a tiny study took
-    39 s against ~12 s). PyMC's own NUTS is far slower on such models (STACK.md: > 900 s).
+    39 s against ~12 s). PyMC's own NUTS is far slower on such models (> 900 s when it was tried early on).
     ``n_cells`` is accepted so that a size-dependent rule can return if a measurement calls
     for it. numpyro stays available with ``sampler="numpyro"`` (the ``[jax]`` extra).
     """

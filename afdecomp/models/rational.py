@@ -1,6 +1,6 @@
 """The rational-agent (structural) model of alignment faking, fitted on binomial cells.
 
-Our formalisation (MODEL.md §3; not taken from a paper). Each model m complies with
+Our formalisation (docs/model.md; not taken from a paper). Each model m complies with
 probability ``sigmoid(ΔU)`` where (see :mod:`afdecomp.theory`)::
 
     ΔU = b_m + u_q − V·z_V − ρ_m α² + o·exp(−η_m α²)·(S·z_S + g·V·z_V·z_G·κ)

@@ -226,7 +226,7 @@ def _gap_section(ctx: Context) -> Section:
     if rec.results is None:
         return Section(title, [Text(f"Not fitted: {rec.why_not}.")])
     res = rec.results
-    blocks = [Text("The hierarchical model (MODEL.md §1): per model × variant × steering condition a "
+    blocks = [Text("The hierarchical model (docs/gap.md): per model × variant × steering condition a "
                    "deployment logit β and a logit gap γ, pooled across models, with zero-sum query effects "
                    "for difficulty and for the gap, so that queries count as a sample. Rates and gaps are on "
                    "the probability scale, averaged over each condition's observed queries; intervals are "
@@ -312,7 +312,7 @@ def _decomposition_section(ctx: Context) -> Section:
         return Section(title, [Text("Not computed: the decomposition reuses the rational-agent fit, which "
                                     "was not made for these data (see the rational-agent section).")])
     blocks = [Text("Each model's predicted gap under the full prompt, split among values, goal guarding and "
-                   "sycophancy by Shapley values on the probability scale (MODEL.md §4): a driver is switched "
+                   "sycophancy by Shapley values on the probability scale (docs/decomposition.md): a driver is switched "
                    "off by setting its cue to 0 (stakes unchanged), and its share is its average marginal "
                    "contribution over the orders of switching the drivers on. Shares plus the remainder "
                    "G(∅) equal the gap for every posterior draw; under the rational-agent model G(∅) = 0.")]

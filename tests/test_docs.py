@@ -1,0 +1,197 @@
+"""The documentation site: strict build (links, docstrings, the executed tutorial), API coverage of
+``afdecomp.__all__``, the catalog page's example, the gallery hook and CITATION.cff.
+
+The build runs the tutorial notebook (a small gap fit); on two shared cores it takes 1-2 minutes.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import afdecomp
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """``mkdocs build --strict`` into a temporary folder; the test fails with the build's warnings."""
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "MPLBACKEND": "Agg", "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        problems = [ln for ln in log.splitlines() if ln.startswith(("WARNING", "ERROR"))]
+        pytest.fail("mkdocs build --strict failed:\n" + "\n".join(problems or log.splitlines()[-40:]))
+    return out
+
+
+def test_site_builds_in_strict_mode(site):
+    for page in ("index.html", "concepts/index.html", "catalog/index.html", "tutorial/index.html",
+                 "gallery/index.html", "api/estimators/index.html"):
+        assert (site / page).is_file(), page
+
+
+def test_equations_are_mathml(site):
+    text = (site / "concepts" / "index.html").read_text(encoding="utf-8")
+    assert text.count("<math") >= 10
+    assert 'class="arithmatex"' not in text  # every formula was converted
+
+
+def test_tutorial_was_executed(site):
+    text = (site / "tutorial" / "index.html").read_text(encoding="utf-8")
+    # outputs that exist only after execution: the fitted summary's columns and a figure
+    assert "rate_training" in text and "gap_hi" in text
+    assert "data:image/png;base64" in text
+    assert "Traceback" not in text
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
+
+
+def _sections(pages: list[Path], ids: list[str]) -> dict[str, str]:
+    """id -> the text from that entry's anchor to the next listed anchor on the same page."""
+    out = {}
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        found = sorted((m.start(), i) for i in ids for m in [re.search(rf'id="{re.escape(i)}"', text)] if m)
+        for j, (start, ident) in enumerate(found):
+            end = found[j + 1][0] if j + 1 < len(found) else len(text)
+            out[ident] = _text(text[start:end])
+    return out
+
+
+def _parameters(obj) -> list[str]:
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        return []
+    return [p for p in sig.parameters if p not in ("self", "cls")]
+
+
+def test_every_public_name_has_a_reference_entry_with_its_parameters(site):
+    api_md = "\n".join(p.read_text(encoding="utf-8") for p in sorted((DOCS / "api").glob("*.md")))
+    missing_md = [n for n in afdecomp.__all__ if f"::: afdecomp.{n}\n" not in api_md + "\n"]
+    assert not missing_md, f"names of afdecomp.__all__ without an entry in docs/api/*.md: {missing_md}"
+
+    pages = sorted((site / "api").rglob("index.html"))
+    names = [f"afdecomp.{n}" for n in afdecomp.__all__]
+    names += [f"afdecomp.plot.{n}" for n in afdecomp.plot.__all__]
+    sections = _sections(pages, names)
+    absent = [n for n in names if n not in sections]
+    assert not absent, f"no entry in the built API reference for {absent}"
+    lacking = {}
+    for full in names:
+        obj = afdecomp
+        for part in full.split(".")[1:]:
+            obj = getattr(obj, part)
+        if inspect.ismodule(obj) or not callable(obj):
+            continue
+        params = _parameters(obj)
+        miss = [p for p in params if not re.search(rf"\b{re.escape(p)}\b", sections[full])]
+        if miss:
+            lacking[full] = miss
+    assert not lacking, f"reference entries missing parameters: {lacking}"
+
+
+def _catalog_example() -> str:
+    text = (DOCS / "catalog.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+    assert len(blocks) == 1, "docs/catalog.md should hold exactly one TOML example"
+    return blocks[0]
+
+
+def test_catalog_page_example_loads(tmp_path):
+    path = tmp_path / "my_variants.toml"
+    path.write_text(_catalog_example(), encoding="utf-8")
+    cat = afdecomp.load_catalog(path)
+    table = cat.cue_table(["default", "no-training-talk", "friendly-developer", "bare", "drastic-retraining"])
+    assert table.loc["no-training-talk"].to_dict() == {"values": 1.0, "goal_guarding": 0.0,
+                                                       "sycophancy": 1.0, "stakes": 1.0}
+    assert table.loc["friendly-developer", "sycophancy"] == 0.5
+    assert table.loc["bare", ["values", "goal_guarding"]].tolist() == [0.0, 0.0]
+    assert table.loc["drastic-retraining", "stakes"] == 3.0
+    assert cat.vector("honesty").driver == "values" and cat.vector("shuffled").driver == "control"
+    assert "cut-provenance" in cat.variants  # extends the built-in catalog
+    assert set(afdecomp.load_catalog(path, extend=False).variants) == {
+        "no-training-talk", "friendly-developer", "bare", "drastic-retraining"}
+    # the page's rows of cue_table, as printed there
+    page = (DOCS / "catalog.md").read_text(encoding="utf-8")
+    for name in ("default", "no-training-talk", "bare"):
+        shown = re.search(rf"^# {re.escape(name)} +([\d. ]+)$", page, re.M)
+        assert shown, name
+        assert [float(x) for x in shown[1].split()] == table.loc[name].tolist()
+    # usable by the simulator, steering vector included
+    sim, _ = afdecomp.simulate(n_models=2, n_queries=3, n_samples=1, variants=["default", "bare"],
+                               steering=[{"vector": "honesty", "layer": 1, "coefs": [1.0]}],
+                               catalog=cat, seed=0)
+    assert set(sim["variant"].astype(str)) == {"default", "bare"}
+    assert "honesty" in set(sim["steer_vector"].astype(str))
+
+
+def _hooks():
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "scripts" / "docs_hooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gallery_page_from_index(tmp_path):
+    hooks = _hooks()
+    assert "No gallery yet" in hooks.gallery_markdown(tmp_path)  # no folder: a note, no failure
+    folder = tmp_path / "figures" / "gallery"
+    folder.mkdir(parents=True)
+    (folder / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "index.json").write_text(
+        '[{"png": "a.png", "title": "Gap per value", "caption": "94% intervals.", '
+        '"script": "reports/vlaf_values.py"}]', encoding="utf-8")
+    md = hooks.gallery_markdown(tmp_path)
+    assert "## Gap per value" in md and "](figures/gallery/a.png)" in md
+    assert "94% intervals." in md and "reports/vlaf_values.py" in md
+    (folder / "index.json").write_text('{"figures": [{"png": "missing.png"}]}', encoding="utf-8")
+    with pytest.raises(ValueError, match="missing.png"):
+        hooks.gallery_markdown(tmp_path)
+
+
+def test_bad_equation_fails_the_build():
+    hooks = _hooks()
+
+    class Page:
+        class file:  # noqa: N801 - mimics mkdocs' page.file
+            src_uri = "x.md"
+
+    ok = hooks.on_page_content('<span class="arithmatex">\\(a^2\\)</span>', Page, None, None)
+    assert ok.startswith("<math") and "<msup>" in ok
+    for bad in ("a^", "\\left( a", "\\unknowncmd{x}"):
+        with pytest.raises(ValueError, match="x.md"):
+            hooks.on_page_content(f'<span class="arithmatex">\\({bad}\\)</span>', Page, None, None)
+
+
+def test_citation_cff():
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    for key in ("cff-version", "message", "title", "authors"):  # required by CFF 1.2.0
+        assert cff.get(key), key
+    assert cff["cff-version"] == "1.2.0"
+    assert all(isinstance(a, dict) and (a.get("name") or a.get("family-names")) for a in cff["authors"])
+    assert str(cff["version"]) == afdecomp.__version__
+    assert cff["license"] == "MIT"
+
+
+def test_changelog_names_this_version():
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "Keep a Changelog" in text
+    assert re.search(rf"^## \[{re.escape(afdecomp.__version__)}\]", text, re.M)
