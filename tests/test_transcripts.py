@@ -312,3 +312,32 @@ def test_report_links_its_figures_to_the_browser(tmp_path, capsys):
         ready(dom)
         assert attr(dom, "data-matches") == str(len(want))
         assert all(f"model: {model}" in a and f"tier: {tier}" in a for a in articles(dom))
+
+
+def test_report_script_writes_the_browser(tmp_path):
+    """reports/transcripts.py on a small table with text and a vote store (no browser needed)."""
+    import json
+    import sys
+
+    from afdecomp.label.judges import MockJudge
+    from afdecomp.label.run import label
+    from afdecomp.schema import tidy
+    df = _plain(60)
+    df["reasoning"] = [f"I am in {c}; I think about it." for c in df["condition"]]
+    df = tidy(df)  # with record ids, which the parquet file keeps
+    store = tmp_path / "votes.jsonl"
+    judge = MockJudge("mockllm/tier", respond=lambda p: "Final answer: " + ("Yes" if "training" in p.user else "No"))
+    label(df, "af_reasoning", judge, votes=2, store=store, progress=False)
+    df.to_parquet(tmp_path / "t.parquet")
+    run = subprocess.run([sys.executable, str(ROOT / "reports" / "transcripts.py"), "--data", str(tmp_path / "t.parquet"),
+                          "--labels", str(store), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "applied af_reasoning" in run.stdout and "text columns: reasoning (60 records), response (60 records)" in run.stdout
+    meta = _meta(tmp_path / "out")
+    assert meta["n"] == 60 and meta["labellings"][0]["task"] == "af_reasoning"
+    chunk = (tmp_path / "out" / "data" / "chunk-00000.js").read_text()
+    rows = json.loads(chunk[chunk.index("(0, ") + 4:].rstrip().rstrip(");"))
+    labels = meta["labels"]["af_reasoning"]
+    for row, rid, lab in zip(rows, meta["rid"], labels, strict=True):  # every record: its 2 votes and its label
+        assert row[3] == [[0, ["yes", "yes"] if lab == "1" else ["no", "no"]]], rid
