@@ -298,6 +298,16 @@ def load_results(path) -> Results:
 
     The kind of fit is recorded in the file. Loading does not repeat the fit's convergence
     warnings (:meth:`Results.check` shows them again on request).
+
+    Parameters
+    ----------
+    path : str or Path
+        A NetCDF file written by ``.to_netcdf`` or ``afdecomp fit``.
+
+    Raises
+    ------
+    ValueError
+        When the file is not an afdecomp results file.
     """
     from .models import rational_results  # noqa: F401  (registers RationalResults)
     idata = _arviz.from_netcdf(path)

@@ -55,8 +55,14 @@ def ablation_contrasts(df: pd.DataFrame | None = None, results=None, *, referenc
         ``hdi_prob=`` is the older name.
     method : {"bootstrap", "seed"}
         Data intervals: query bootstrap (default) or the papers' seed SEM.
+    n_boot : int, default 2000
+        Bootstrap resamples of the queries (``method="bootstrap"``).
     scenario : str, optional
         Only this scenario (data and a reduced-form fit; needed for a fit of several scenarios).
+    random_seed : int, default 0
+        Seed of the query bootstrap.
+    hdi_prob : float, optional
+        The older name of ``ci_prob``.
 
     Returns
     -------

@@ -196,6 +196,8 @@ def decompose(results, cues="default", *, catalog: Catalog | None = None, querie
         query (Monte Carlo; every coalition uses the same query draws, from ``random_seed``).
     scenario : str, optional
         Reduced-form results with several scenarios: which one to decompose.
+    random_seed : int, default 0
+        Seed of the query draws of ``queries="new"``.
 
     Returns
     -------

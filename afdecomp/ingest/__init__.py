@@ -329,8 +329,13 @@ def load_logs(path_or_glob, format: str = "auto", on_error: str = "raise", dedup
         Which duplicate wins, in sorted path order: for time-stamped re-runs
         (``results_seed1_<time>.json``) "first" keeps the oldest run, "last" the newest. Files
         whose every row lost are listed in the report (``superseded``).
+    quarantine : str or Path, optional
+        Where ``on_error="quarantine"`` writes the records it sets aside (default
+        ``<input>.quarantine.jsonl``).
     return_report : bool, default False
         Also return the :class:`LoadReport`.
+    progress : bool, optional
+        Show a progress bar over files (default: on a terminal).
     **reader_options
         Passed to the reader (e.g. ``af_threshold=`` for the open-source-AF format,
         ``policy="study"``, ``column_map=`` which reads CSV/Parquet files as ``mapped``). An
@@ -414,6 +419,18 @@ def write_logs(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
     A plain table is brought to the canonical form first (:func:`afdecomp.schema.tidy`: defaults,
     dtypes, record ids) and checked; extra columns are written as they are.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The tidy table, or a plain table with the schema's required columns.
+    path : str or Path
+        The file to write; its suffix chooses the format.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     df = schema.tidy(df)
     native.write_table(df, Path(path))

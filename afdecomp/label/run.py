@@ -457,6 +457,13 @@ def apply_labels(df: pd.DataFrame, labels, *, task: str | Path | Task | None = N
         ``votes``; see :func:`aggregate_store` for ``task``, ``judge``, ``scoring``).
     task : str, Path or Task, optional
         The task the labels are for (default: read from the labels).
+    judge, scoring : str, optional
+        With a vote store: only the votes of this judge spec / scoring (``"votes"`` or
+        ``"logprob"``).
+    threshold : float, default 0.5
+        With a vote store: a record is labelled positive when its score is at least this.
+    votes : int, optional
+        With a vote store: use the first ``votes`` votes of each record (default: all).
 
     Returns
     -------

@@ -205,6 +205,11 @@ def load_task(name_or_path: str | Path | Task) -> Task:
     """A bundled task by name (``compliance``, ``af_reasoning``, ``partial_compliance``) or a
     task TOML file by path.
 
+    Parameters
+    ----------
+    name_or_path : str, Path or Task
+        A bundled task's name, the path of a task TOML file, or a Task (returned as it is).
+
     Raises
     ------
     TaskError

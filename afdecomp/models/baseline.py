@@ -40,6 +40,18 @@ def wilson_interval(k, n, ci_prob: float = 0.95) -> tuple[np.ndarray, np.ndarray
 def rates(df: pd.DataFrame, label: str = "complied", *, by=None, ci_prob: float = 0.95) -> pd.DataFrame:
     """Rate of ``label`` per condition and tier, with Wilson intervals.
 
+    Parameters
+    ----------
+    df : DataFrame
+        The tidy table (or a plain table with its required columns).
+    label : str, default "complied"
+        The boolean column whose rate is computed (``"af_reasoning"``, ``"partial"``, ...);
+        unlabelled rows (NA) are counted in ``n_na`` and left out of ``n``.
+    by : list of str, optional
+        Condition keys (default: model, scenario, variant and the steering columns).
+    ci_prob : float, default 0.95
+        Level of the Wilson score interval.
+
     Returns
     -------
     DataFrame

@@ -108,7 +108,22 @@ def covariates_from_table(df: pd.DataFrame, names) -> pd.DataFrame:
 def identifiability(cells: pd.DataFrame, catalog: Catalog | None = None, *, goal_guarding: bool = True) -> pd.DataFrame:
     """Which driver parameters the design can separate, from the design alone.
 
-    Returns a DataFrame with ``parameter``, ``identified`` (bool) and ``reason``.
+    Parameters
+    ----------
+    cells : DataFrame
+        Binomial cells (:func:`afdecomp.aggregate`); only the design columns are read.
+    catalog : Catalog, optional
+        The variants' cues and vectors' drivers (default :func:`afdecomp.default_catalog`).
+    goal_guarding : bool, default True
+        Whether the model has goal guarding (``RationalAgent(goal_guarding=...)``).
+
+    Returns
+    -------
+    DataFrame
+        ``parameter``, ``identified`` (bool) and ``reason``.
+
+    Notes
+    -----
     Rules: V needs variants that differ in the values cue (else it is confounded with b);
     S and g need the training-only terms ``z_S`` and ``z_V·z_G·κ`` to vary independently
     across variants (rank 2; else only their sum is identified); each steering slope needs
