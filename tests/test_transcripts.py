@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -24,29 +22,15 @@ import pytest
 
 from afdecomp.report.transcripts import Links, browse_href, write_transcripts
 
+from ._chromium import CHROMIUM, Browser, dump
 from .conftest import EXTERNAL, ROOT
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium (/usr/bin/chromium) is not installed; "
                                     "scripts/test.sh installs it (apt-get install chromium)")
 VLAF_CARE = EXTERNAL / "launchnlp-VLAF" / "results" / "MFT_refined" / "care"
 PAYLOADS = ('<script>window.__pwned=1;document.title="PWNED";document.body.setAttribute("data-pwned","1")</script>',
             '<img src=x onerror="window.__pwned=1;document.title=\'PWNED\';document.body.setAttribute(\'data-pwned\',\'1\')">')
-
-
-def dump(page: Path | str, hash_: str = "", *, budget_ms: int = 20000) -> tuple[str, float]:
-    """The DOM of ``page#hash_`` after its scripts ran, and the wall seconds Chromium took."""
-    url = (Path(page).resolve().as_uri() if not str(page).startswith("file:") else str(page)) + (
-        "#" + hash_ if hash_ else "")
-    with tempfile.TemporaryDirectory() as profile:
-        t0 = time.perf_counter()
-        run = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                              f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
-                             capture_output=True, text=True, timeout=120)
-        secs = time.perf_counter() - t0
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run.stdout, secs
+EVIL_MODEL = "<img src=x onerror=\"window.__pwned=1;document.body.setAttribute('data-pwned','1')\">"
 
 
 def attr(dom: str, name: str) -> str | None:
@@ -185,7 +169,7 @@ def labelled_log(tmp_path_factory):
     evil["record_id"] = ["evil-1", "evil-2"]
     evil["response"], evil["reasoning"], evil["query"] = PAYLOADS, PAYLOADS[::-1], ["</pre><b>x</b>", "<!--"]
     evil["judge"] = PAYLOADS[1]
-    evil["model"] = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
+    evil["model"] = EVIL_MODEL
     df = pd.concat([df, evil], ignore_index=True)
     page = write_transcripts(df, tmp / "browser", stores=[store], title="VLAF care (labelled)")
     return page, df, store
@@ -247,6 +231,60 @@ def test_markup_in_a_transcript_shows_as_text_and_never_runs(labelled_log, tmp_p
                        + repr(PAYLOADS[1]) + ";</script></body>")
     dom3, _ = dump(control)
     assert attr(dom3, "data-pwned") == "1"
+
+
+@needs_chromium
+def test_a_user_selects_clicks_and_types_and_nothing_from_a_transcript_runs(labelled_log):
+    """The page's own controls, driven with real key presses, clicks and typing (DevTools
+    protocol): each changes the URL hash and narrows the list to what pandas selects."""
+    page, df, _ = labelled_log
+    rendered = "document.body && document.body.dataset.state === 'ready' && +document.body.dataset.renders"
+
+    def next_render(b: Browser, after: int) -> int:
+        return b.wait(f"document.body.dataset.state === 'ready' && +document.body.dataset.renders > {after} "
+                      "&& +document.body.dataset.renders")
+
+    def shown(b: Browser) -> list[str]:
+        return b.eval("Array.from(document.querySelectorAll('article.rec .head a')).map(a => a.textContent)")
+
+    with Browser() as b:
+        b.open(page.resolve().as_uri())
+        n = b.wait(rendered)
+        assert b.eval("+document.body.dataset.matches") == len(df)
+        models = b.eval("Array.from(document.querySelector('select[name=model]').options).map(o => o.value)")
+        assert models == ["", EVIL_MODEL, "Qwen3-8B", "olmo2-7b-instruct"]  # the markup is an option's text
+        b.eval("document.querySelector('select[name=model]').focus()")
+        for _ in range(2):  # the arrow key moves the closed select to the next model: the evil one, then Qwen3-8B
+            key = {"key": "ArrowDown", "code": "ArrowDown", "windowsVirtualKeyCode": 40}
+            b.send("Input.dispatchKeyEvent", {"type": "keyDown", **key})
+            b.send("Input.dispatchKeyEvent", {"type": "keyUp", **key})
+            n = next_render(b, n)
+        assert b.eval("location.hash") == "#model=Qwen3-8B"
+        qwen = df[df["model"] == "Qwen3-8B"]
+        assert b.eval("+document.body.dataset.matches") == len(qwen) > 50
+        first = shown(b)
+        b.click("#pager-top button[title='next page']")
+        n = next_render(b, n)
+        assert b.eval("location.hash") == "#model=Qwen3-8B&page=2" and b.eval("document.body.dataset.page") == "2"
+        assert set(shown(b)).isdisjoint(first) and set(first + shown(b)) <= set(qwen["record_id"])
+        b.click("#q")
+        b.type("Elderly", enter=True)
+        n = next_render(b, n)
+        text = qwen[["query", "reasoning", "response"]].fillna("").agg(" ".join, axis=1).str.lower()
+        assert b.eval("location.hash") == "#model=Qwen3-8B&q=Elderly"
+        assert b.eval("+document.body.dataset.matches") == int(text.str.contains("elderly").sum()) > 0
+        assert set(shown(b)) <= set(qwen.loc[text.str.contains("elderly"), "record_id"])
+        b.click("#reset")
+        n = next_render(b, n)
+        assert b.eval("+document.body.dataset.matches") == len(df)
+        for rid, query in (("evil-1", "</pre><b>x</b>"), ("evil-2", "<!--")):  # each untrusted record's own link
+            b.eval(f"location.hash = 'id={rid}'")
+            n = next_render(b, n)
+            assert shown(b) == [rid]
+            assert b.eval("[typeof window.__pwned, document.title, document.body.hasAttribute('data-pwned'), "
+                          "document.querySelectorAll('main img, main script, main b').length]") == [
+                "undefined", "VLAF care (labelled)", False, 0]
+            assert b.eval("document.querySelector('main pre.text').textContent") == query
 
 
 @needs_chromium

@@ -266,7 +266,7 @@
     go(page + 1, "›", "next page"); go(pages, "»", "last page");
   }
 
-  var renderToken = 0;
+  var renderToken = 0, renders = 0;
   function render() {
     var token = ++renderToken, st = readState(), start = performance.now();
     syncControls(st);
@@ -300,6 +300,7 @@
         body.setAttribute("data-shown", String(slice.length));
         body.setAttribute("data-render-ms", String(Math.round(now - start)));
         if (!body.hasAttribute("data-first-ms")) body.setAttribute("data-first-ms", String(Math.round(now)));  // since navigation start
+        body.setAttribute("data-renders", String(++renders));  // lets a test wait for the next render
         body.setAttribute("data-state", "ready");
         if (st.id && slice.length) { var t = document.getElementById("r-" + st.id); if (t) t.scrollIntoView(); }
       });
