@@ -379,3 +379,12 @@ def test_report_script_writes_the_browser(tmp_path):
     labels = meta["labels"]["af_reasoning"]
     for row, rid, lab in zip(rows, meta["rid"], labels, strict=True):  # every record: its 2 votes and its label
         assert row[3] == [[0, ["yes", "yes"] if lab == "1" else ["no", "no"]]], rid
+
+
+def test_invalid_unicode_becomes_the_replacement_character(tmp_path):
+    """A lone surrogate (e.g. a model's output cut inside a character) cannot be written as UTF-8
+    (and crashes Chromium's DOM dump): it is written as U+FFFD; valid characters are kept."""
+    df = pd.DataFrame({"model": ["m"], "variant": ["v"], "condition": ["training"],
+                       "response": pd.Series(["cut \ud800 here \U0001f600"], dtype=object)})
+    write_transcripts(df, tmp_path)
+    assert '"cut \ufffd here \U0001f600"' in (tmp_path / "data" / "chunk-00000.js").read_text(encoding="utf-8")

@@ -44,6 +44,7 @@ LABELS = ("complied", "partial", "af_reasoning")
 SCORES = ("compliance_score", "af_score")
 _ASSETS = ("index.html", "browser.js", "browser.css")
 _TIERS = ("training", "deployment")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _STEER = re.compile(r"^(?P<vector>.*?)(?: L(?P<layer>-?\d+))?(?: α=(?P<coef>[-+]?[0-9.e+-]+))?$")
 
 
@@ -263,7 +264,7 @@ def _votes(stores, rids: list[str]) -> tuple[dict[int, list], list[dict]]:
     for path in stores:
         with VoteStore(path, readonly=True) as vs:
             table = vs.table()
-        table = table[table["record_id"].isin(pos)]
+        table = table[table["record_id"].isin(set(pos))]
         if table.empty:
             continue
         table = table.sort_values(["task", "judge", "scoring", "record_id", "vote"], kind="stable")
@@ -287,8 +288,10 @@ def _vote_text(answer, prob, ok) -> str:
 
 
 def _write_js(path: Path, head: str, obj, tail: str) -> None:
+    """``head + JSON + tail`` as UTF-8; lone surrogates (text that was not valid Unicode, which no
+    UTF-8 file can hold) become U+FFFD, the replacement character."""
     body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    path.write_bytes((head + body + tail).encode("utf-8", errors="backslashreplace"))
+    path.write_bytes(_SURROGATE.sub("\ufffd", head + body + tail).encode("utf-8"))
 
 
 # ----------------------------------------------------------------------------- links from the report
