@@ -96,7 +96,7 @@ def style(columns: int = 1, *, width: float | None = None, height: float | None 
         Figure width in inches (overrides ``columns``).
     height : float, optional
         Height of new figures in inches; default: each figure's own height for its content
-        (rows per model etc.), shrunk with the width down to 65%.
+        (rows per model etc.), shrunk with the width down to 80%.
     font_size : float, optional
         Base font size in points (default 9; the other sizes of the sheet stay as they are).
 
@@ -140,13 +140,13 @@ def _style(width: float, height: float | None, font_size: float | None) -> Itera
 
 def _figsize(figsize: tuple[float, float]) -> tuple[float, float]:
     """A figure function's own size, or inside :func:`style` the style's width and its height
-    (when given) or the function's height shrunk with the width (to 65% at least: a figure's
+    (when given) or the function's height shrunk with the width (to 80% at least: a figure's
     height follows its rows of text, which do not shrink)."""
     width, height = _SIZE.get()
     if width is None:
         return figsize
     w0, h0 = figsize
-    return width, height if height is not None else h0 * float(np.clip(width / w0, 0.65, 1.0))
+    return width, height if height is not None else h0 * float(np.clip(width / w0, 0.8, 1.0))
 
 
 def _axes(ax, figsize):
