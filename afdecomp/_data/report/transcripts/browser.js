@@ -164,8 +164,8 @@
     return out;
   }
   var searchCache = {};
-  function search(cands, q, token) {
-    var key = q + "\u0000" + cands.length + "\u0000" + cands[0] + "\u0000" + cands[cands.length - 1];
+  function search(cands, q, token, filters) {
+    var key = filters + "\u0000" + q;  // the same filters give the same candidates
     if (searchCache[key]) return Promise.resolve(searchCache[key]);
     var needle = q.toLowerCase();
     var byChunk = {};
@@ -272,7 +272,8 @@
     syncControls(st);
     body.setAttribute("data-state", "loading");
     var cands = candidates(st);
-    var found = st.q ? search(cands, st.q, token) : Promise.resolve(cands);
+    var filters = KEYS.concat(LABELS).map(function (k) { return st[k]; }).concat([st.id]).join("\u0001");
+    var found = st.q ? search(cands, st.q, token, filters) : Promise.resolve(cands);
     return found.then(function (list) {
       if (list === null || token !== renderToken) return;
       var pages = Math.max(1, Math.ceil(list.length / PER));
