@@ -82,15 +82,17 @@ def run(args) -> int:
                "conditions), not seed SEMs. A vector's specific effect is its bar minus the hatched bar "
                "(table steering_specific_effects).", table="steering_points")
     drivers = sa.data.drop_duplicates("steer_vector").set_index("steer_vector")["driver"]
-    first = [v for v in drivers.index if drivers[v] == "values"] or [v for v in drivers.index if drivers[v] != "control"]
-    axes = afd.plot.steering_layers(sa, first[0])
+    rank = {"values": 0, "sycophancy": 1}
+    vectors = sorted((v for v in drivers.index if drivers[v] != "control"), key=lambda v: (rank.get(drivers[v], 2), v))
     note = ("" if len(layers) > 1 else f" These data steer one layer only ({layers[0] if layers else 'none'}), so each "
             "panel has one line; a sweep over layers adds one line per layer.")
-    out.figure("d_rates_vs_alpha", axes[0, 0].figure, f"(d) Compliance against steering strength ({first[0]} vector)",
-               "Compliance rate in training (left) and deployment (right) against the steering coefficient α, one "
-               "line per steered layer, one row per model; open grey squares: the random-direction control at the "
-               f"same α (α = 0 is the unsteered condition). Whiskers: {CI:.0%} query-bootstrap intervals." + note,
-               table="steering_points")
+    for v in vectors:
+        axes = afd.plot.steering_layers(sa, v)
+        out.figure(f"d_rates_vs_alpha_{v}", axes[0, 0].figure, f"(d) Compliance against steering strength ({v} vector)",
+                   "Compliance rate in training (left) and deployment (right) against the steering coefficient α of "
+                   f"the {v} vector, one line per steered layer, one row per model; open grey squares: the "
+                   "random-direction control at the same α (α = 0 is the unsteered condition). Whiskers: "
+                   f"{CI:.0%} query-bootstrap intervals." + note, table="steering_points")
 
     # (b) prompt ablations
     con = afd.ablation_contrasts(df, ra, ci_prob=CI, n_boot=args.n_boot)

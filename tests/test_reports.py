@@ -143,7 +143,8 @@ def test_three_drivers_small_fit(tmp_path, capsys):
     assert "fit RationalAgent: 2 chains x 60 draws" in printed and "max R-hat" in printed
     figs = _check_outputs(out)
     names = [f["name"] for f in figs]
-    assert names[:4] == ["a_steering_bars", "d_rates_vs_alpha", "b_ablations", "c_outcomes"]
+    assert names[:5] == ["a_steering_bars", "d_rates_vs_alpha_values", "d_rates_vs_alpha_sycophancy", "b_ablations",
+                         "c_outcomes"]
     assert {"e_decomposition", "f_gap_vs_x_stated_values", "g_rational_parameters"} <= set(names)
     df = pd.read_parquet(ROOT / "data" / "example" / "example.parquet")
     has_af = "af_reasoning" in df.columns and df["af_reasoning"].notna().any()
