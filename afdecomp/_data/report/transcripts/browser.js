@@ -198,7 +198,19 @@
     return M.groups[lo];
   }
   function badge(text, cls) { return el("span", "badge " + (cls || ""), text); }
-  function card(idx, pos, total) {
+  function marked(node, text, q) {  // the text, with each match of the search in a <mark> (text nodes only)
+    var low = text.toLowerCase(), needle = (q || "").toLowerCase();
+    if (!needle || low.length !== text.length) { node.textContent = text; return node; }
+    var i = 0, j;
+    while ((j = low.indexOf(needle, i)) >= 0) {
+      node.appendChild(document.createTextNode(text.slice(i, j)));
+      node.appendChild(el("mark", null, text.slice(j, j + needle.length)));
+      i = j + needle.length;
+    }
+    node.appendChild(document.createTextNode(text.slice(i)));
+    return node;
+  }
+  function card(idx, pos, total, q) {
     var g = groupOf(idx), a = el("article", "rec");
     a.id = "r-" + M.rid[idx];
     var head = el("div", "head");
@@ -243,9 +255,9 @@
         return;
       }
       var d = el("details", "text");
-      d.open = c !== "query";
+      d.open = c !== "query" || (!!q && r[f].toLowerCase().indexOf(q.toLowerCase()) >= 0);  // a matching query opens
       d.appendChild(el("summary", null, name + " (" + fmt(r[f].length) + " characters)"));
-      d.appendChild(el("pre", "text", r[f]));
+      d.appendChild(marked(el("pre", "text"), r[f], q));
       a.appendChild(d);
     });
     return a;
@@ -284,7 +296,7 @@
       return Promise.all(Object.keys(need).map(function (c) { return loadChunk(Number(c)); })).then(function () {
         if (token !== renderToken) return;
         var frag = document.createDocumentFragment();
-        slice.forEach(function (i, n) { frag.appendChild(card(i, (page - 1) * PER + n + 1, list.length)); });
+        slice.forEach(function (i, n) { frag.appendChild(card(i, (page - 1) * PER + n + 1, list.length, st.q)); });
         document.getElementById("list").replaceChildren(frag);
         evict(need);
         var what = fmt(list.length) + (list.length === 1 ? " transcript" : " transcripts");
