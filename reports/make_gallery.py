@@ -1,8 +1,9 @@
 """Run the report scripts and collect one PNG per figure into docs/figures/gallery/.
 
 Writes ``docs/figures/gallery/<script>__<figure>.png`` (small PNGs, --dpi 110 by default) and
-``docs/figures/gallery/index.json``: per figure its script, title, caption, file, the command
-that made it and the fit diagnostics the script printed. The documentation's gallery page is
+``docs/figures/gallery/index.json``: per figure ``png`` (the file), ``title``, ``caption``,
+``script`` (the command that made it), ``name`` and ``figure`` (script and figure names) and
+``fits`` (the fit diagnostics the script printed). The documentation's gallery page is
 built from that index.
 
 Example: python reports/make_gallery.py --draws 500            # run every script, then collect
@@ -38,7 +39,7 @@ def main(argv=None) -> int:
     names = args.only or list(SCRIPTS)
     index_path = args.gallery / "index.json"
     old = json.loads(index_path.read_text()) if index_path.exists() else []
-    entries = [e for e in old if e["script"] not in names]  # figures of scripts not rerun are kept
+    entries = [e for e in old if e.get("name") not in names]  # figures of scripts not rerun are kept
     args.gallery.mkdir(parents=True, exist_ok=True)
     for name in names:
         out = args.out / name
@@ -58,22 +59,33 @@ def main(argv=None) -> int:
                 return 1
             fits = [line for line in proc.stdout.splitlines() if line.startswith("fit ")]
             (out / "fits.txt").write_text("\n".join(fits) + ("\n" if fits else ""))
-        elif (out / "fits.txt").exists():
-            fits = (out / "fits.txt").read_text().splitlines()
+            (out / "command.txt").write_text(shown + "\n")
+        else:
+            if (out / "fits.txt").exists():
+                fits = (out / "fits.txt").read_text().splitlines()
+            if (out / "command.txt").exists():
+                shown = (out / "command.txt").read_text().strip()
         figures = json.loads((out / "figures.json").read_text())
         for stale in args.gallery.glob(f"{name}__*.png"):
             stale.unlink()
         for f in figures:
             dest = args.gallery / f"{name}__{f['name']}.png"
             shutil.copyfile(out / f"{f['name']}.png", dest)
-            entries.append({"script": name, "figure": f["name"], "title": f["title"], "caption": f["caption"],
-                            "file": dest.name, "command": shown, "fits": fits})
-            print(f"gallery: {dest.relative_to(REPO)} ({dest.stat().st_size / 1024:.0f} kB)")
+            entries.append({"png": dest.name, "title": f["title"], "caption": f["caption"], "script": shown,
+                            "name": name, "figure": f["name"], "fits": fits})
+            print(f"gallery: {_rel(dest)} ({dest.stat().st_size / 1024:.0f} kB)")
     order = {n: i for i, n in enumerate(SCRIPTS)}
-    entries.sort(key=lambda e: order.get(e["script"], len(order)))
+    entries.sort(key=lambda e: order.get(e.get("name"), len(order)))
     index_path.write_text(json.dumps(entries, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {index_path.relative_to(REPO)} ({len(entries)} figures)")
+    print(f"wrote {_rel(index_path)} ({len(entries)} figures)")
     return 0
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import importlib.util
 import json
 import sys
 from collections import defaultdict
@@ -185,3 +186,30 @@ def test_judge_validation_default_and_scores_file(tmp_path, capsys):
     pd.DataFrame({"record_id": ["nope"], "score": [0.5]}).to_csv(bad, index=False)
     with pytest.raises(ValueError, match="not in the labelled set"):
         mod.main(["--out", str(tmp_path / "jv3"), "--scores", str(bad)])
+
+
+# ----------------------------------------------------------------------------- gallery
+def test_make_gallery_collects_for_the_docs_page(tmp_path):
+    import matplotlib.pyplot as plt
+
+    out = tmp_path / "out" / "aristo240"
+    out.mkdir(parents=True)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    fig.savefig(out / "cells.png")
+    plt.close(fig)
+    (out / "figures.json").write_text(json.dumps([{"name": "cells", "title": "Eight cells", "caption": "95% Wilson.",
+                                                   "files": ["cells.png"], "table": "cells.csv"}]))
+    (out / "command.txt").write_text("python reports/aristo240.py --draws 2000\n")
+    gal = tmp_path / "docs" / "figures" / "gallery"
+    assert _script("make_gallery").main(["--no-run", "--only", "aristo240", "--out", str(tmp_path / "out"),
+                                         "--gallery", str(gal)]) == 0
+    index = json.loads((gal / "index.json").read_text())
+    assert index == [{"png": "aristo240__cells.png", "title": "Eight cells", "caption": "95% Wilson.",
+                      "script": "python reports/aristo240.py --draws 2000", "name": "aristo240", "figure": "cells",
+                      "fits": []}]
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "scripts" / "docs_hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    md = hooks.gallery_markdown(tmp_path / "docs")  # the documentation's gallery page reads it
+    assert "## Eight cells" in md and "(figures/gallery/aristo240__cells.png)" in md
