@@ -32,7 +32,7 @@ def parser(name: str, doc: str, data: Path | None, *, fits: bool = False) -> arg
                                 epilog=doc.strip().split("\n", 1)[-1] if "\n" in doc.strip() else None)
     p.add_argument("--data", type=Path, default=data, help=f"input (default: {data})")
     p.add_argument("--out", type=Path, default=REPO / "reports" / "out" / name,
-                   help="output folder (default: reports/out/%(prog)s)")
+                   help=f"output folder (default: reports/out/{name})")
     p.add_argument("--columns", type=int, choices=(1, 2), default=2,
                    help="figure width: one column (3.4 in) or the page (7.0 in) of a two-column paper")
     p.add_argument("--dpi", type=int, default=200, help="resolution of the PNG files (PDF/SVG are vector)")
