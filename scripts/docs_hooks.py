@@ -62,8 +62,17 @@ def _field(item: dict, *names: str, default: str = "") -> str:
     return default
 
 
+def _text(value) -> str:
+    """Caption text as Markdown: a dollar sign is not the start of an equation."""
+    return str(value).strip().replace("$", "&#36;")
+
+
 def gallery_markdown(docs_dir: Path) -> str:
-    """The gallery's body: one section per figure of ``figures/gallery/index.json``."""
+    """The gallery's body: the figures of ``figures/gallery/index.json``, grouped by script.
+
+    Each entry: ``file`` (or ``png``; a PNG in that folder), ``title``, ``caption``, and
+    optionally ``script``, ``command`` (how it was made) and ``fits`` (one line per model fit).
+    """
     folder = docs_dir / GALLERY_DIR
     index = folder / "index.json"
     if not index.is_file():
@@ -71,28 +80,40 @@ def gallery_markdown(docs_dir: Path) -> str:
                 f"    `docs/{GALLERY_DIR}/index.json` does not exist in this checkout, so there is no "
                 "figure to show. The report scripts in `reports/` write it (each figure's PNG and "
                 "one entry per figure); build the site again after running them.\n")
-    out = []
+    groups: dict[str, list[str]] = {}
     for i, item in enumerate(_entries(index)):
         if not isinstance(item, dict):
             raise ValueError(f"{index}: entry {i} is not an object")
         png = _field(item, "png", "file", "image", "path")
         if not png:
-            raise ValueError(f"{index}: entry {i} names no image (key 'png')")
+            raise ValueError(f"{index}: entry {i} names no image (key 'file')")
         png = png.removeprefix(f"docs/{GALLERY_DIR}/").removeprefix(f"{GALLERY_DIR}/")
         if not (folder / png).is_file():
             raise ValueError(f"{index}: entry {i}: {GALLERY_DIR}/{png} does not exist")
-        title = _field(item, "title", "name", default=Path(png).stem)
-        caption = _field(item, "caption", "description")
+        title = _text(_field(item, "title", "name", default=Path(png).stem))
         script = _field(item, "script")
-        out.append(f"## {title}\n")
+        if script and not script.endswith(".py"):
+            script = f"reports/{script}.py"
+        out = groups.setdefault(script, [])
+        out.append(f"### {title}\n")
         out.append(f"![{title}]({GALLERY_DIR}/{png})\n")
+        caption = _field(item, "caption", "description")
         if caption:
-            out.append(caption.strip() + "\n")
-        if script:
-            out.append(f"*Made by* `{script}`.\n")
-    if not out:
+            out.append(_text(caption) + "\n")
+        if item.get("command"):
+            out.append(f"Made by `{item['command']}`.\n")
+        fits = item.get("fits") or []
+        for fit in [fits] if isinstance(fits, str) else fits:
+            out.append(f"- {_text(fit)}")
+        if fits:
+            out.append("")
+    if not groups:
         return "The gallery index lists no figure yet.\n"
-    return "\n".join(out)
+    body = []
+    for script, parts in groups.items():
+        body.append(f"## `{script}`\n" if script else "## Other figures\n")
+        body.extend(parts)
+    return "\n".join(body)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001

@@ -165,11 +165,13 @@ def test_gallery_page_from_index(tmp_path):
     folder.mkdir(parents=True)
     (folder / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (folder / "index.json").write_text(
-        '[{"png": "a.png", "title": "Gap per value", "caption": "94% intervals.", '
-        '"script": "reports/vlaf_values.py"}]', encoding="utf-8")
+        '[{"file": "a.png", "title": "Gap per value", "caption": "94% intervals, $5 each.", '
+        '"script": "vlaf_values", "command": "python reports/vlaf_values.py --out x", '
+        '"fits": ["fit A: converged"]}]', encoding="utf-8")
     md = hooks.gallery_markdown(tmp_path)
-    assert "## Gap per value" in md and "](figures/gallery/a.png)" in md
-    assert "94% intervals." in md and "reports/vlaf_values.py" in md
+    assert "## `reports/vlaf_values.py`" in md and "### Gap per value" in md
+    assert "](figures/gallery/a.png)" in md and "- fit A: converged" in md
+    assert "94% intervals, &#36;5 each." in md and "`python reports/vlaf_values.py --out x`" in md
     (folder / "index.json").write_text('{"figures": [{"png": "missing.png"}]}', encoding="utf-8")
     with pytest.raises(ValueError, match="missing.png"):
         hooks.gallery_markdown(tmp_path)
