@@ -323,7 +323,8 @@ def build_model(d: Design, centred: bool | None = None, dense: bool | None = Non
     query) grid (faster when the grid is at least half full; the default then).
     ``shared``: hold the counts ``k`` and the centring weights in ``pm.Data`` (names ``k``,
     ``a_beta``, ``a_gamma``, ``a_model``, ``a_u``, ``a_w``), so that one compiled model can be
-    refitted to new counts of the same design (``benchmarks/sbc_gap.py``).
+    refitted to new counts of the same design (``benchmarks/sbc_gap.py``); with a judge error,
+    its Beta parameters too (``se_<label>_ab``, ``sp_<label>_ab``).
     ``judge_error``: a :class:`~afdecomp.JudgeError` of the judge that labelled ``label``; the
     counts are then binomial with the judged rate and β, γ describe the true rates
     (:func:`afdecomp.models.judge_error.judged_potential`).
@@ -373,13 +374,13 @@ def build_model(d: Design, centred: bool | None = None, dense: bool | None = Non
             if judge_error is None:
                 pm.Potential("loglik", binomial_potential(k_obs, n, eta))  # empty grid cells (n = 0) add nothing
             else:
-                pm.Potential("loglik", judged_potential(k_obs, n, eta, judge_error, label))
+                pm.Potential("loglik", judged_potential(k_obs, n, eta, judge_error, label, shared))
         else:
             eta = gap_logit(beta[d.cell_pair], gamma[d.cell_pair], u[d.cell_query], w[d.cell_query], d.cell_t)
             if judge_error is None:
                 pm.Potential("loglik", binomial_potential(k_obs, d.cell_n, eta))
             else:
-                pm.Potential("loglik", judged_potential(k_obs, d.cell_n, eta, judge_error, label))
+                pm.Potential("loglik", judged_potential(k_obs, d.cell_n, eta, judge_error, label, shared))
     return model
 
 

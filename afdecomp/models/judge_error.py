@@ -253,13 +253,15 @@ def apply_judge_error(labels, je: JudgeError, rng=None):
 
 
 # ----------------------------------------------------------------------------- in a PyMC model
-def judge_rates(je: JudgeError, label: str):
+def judge_rates(je: JudgeError, label: str, shared: bool = False):
     """Inside a ``pm.Model``: the judge's ``(se, sp)`` for one label.
 
     Fixed values are returned as numbers. Beta distributions become random variables
     ``se_<label>`` and ``sp_<label>`` with those priors, and the potential
     ``se_sp_<label>`` restricts them to ``se + sp > 1`` (the region where the label is
     informative; for validation-set posteriors it holds almost all the prior mass).
+    ``shared``: hold each Beta's ``(a, b)`` in ``pm.Data`` (``se_<label>_ab``,
+    ``sp_<label>_ab``), so that a compiled model can be refitted with other validation counts.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -268,23 +270,25 @@ def judge_rates(je: JudgeError, label: str):
     out = []
     for short, name in (("se", "sensitivity"), ("sp", "specificity")):
         ab = getattr(je, name + "_beta")
+        if ab is not None and shared:
+            ab = pm.Data(f"{short}_{label}_ab", np.asarray(ab, dtype=float))
         out.append(getattr(je, name) if ab is None else pm.Beta(f"{short}_{label}", alpha=ab[0], beta=ab[1]))
     se, sp = out
     pm.Potential(f"se_sp_{label}", pt.switch(pt.gt(se + sp, 1.0), 0.0, -np.inf))
     return se, sp
 
 
-def judged_potential(k, n, eta, je: JudgeError | None = None, label: str = "complied"):
+def judged_potential(k, n, eta, je: JudgeError | None = None, label: str = "complied", shared: bool = False):
     """The binomial log-likelihood of the counts, through the judge when one is given (PyTensor).
 
     Inside a ``pm.Model``. ``je=None``: exactly :func:`binomial_potential` (``sigmoid(η)`` is
     the rate of the counts). Otherwise ``η`` is the logit of the *true* rate, the counts are
     binomial with the judged rate ``se·p + (1 − sp)·(1 − p)``, and ``se``, ``sp`` come from
-    :func:`judge_rates`.
+    :func:`judge_rates` (``shared``: their Beta parameters as ``pm.Data``).
     """
     if je is None:
         return binomial_potential(k, n, eta)
-    se, sp = judge_rates(je, label)
+    se, sp = judge_rates(je, label, shared)
     return judged_binomial_potential(k, n, eta, se, sp)
 
 
