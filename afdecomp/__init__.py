@@ -31,6 +31,7 @@ from .label import (
 from .models.baseline import rates, seed_sem_gap
 from .models.gap import ComplianceGap
 from .models.glm import glm_gap
+from .models.joint import JointOutcome, JointRational, JointResults
 from .models.judge_error import JudgeError, apply_judge_error
 from .models.rational import RationalAgent, identifiability
 from .models.rational_results import RationalResults
@@ -41,7 +42,7 @@ from .simulate import Truth, simulate
 __version__ = "0.1.0"
 
 __all__ = [
-    "Catalog", "ComplianceGap", "Decomposition", "GapResults", "JudgeError", "JudgeValidation", "LoadReport",
+    "Catalog", "ComplianceGap", "Decomposition", "GapResults", "JointOutcome", "JointRational", "JointResults", "JudgeError", "JudgeValidation", "LoadReport",
     "LogFormatError", "RationalAgent", "RationalResults", "SchemaError", "SteeringAnalysis", "Truth",
     "ablation_contrasts", "aggregate", "apply_judge_error", "apply_labels", "bundled_tasks", "decompose", "default_catalog",
     "glm_gap", "identifiability", "label", "load_catalog", "load_judge", "load_logs", "load_results",
