@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -353,8 +352,9 @@ def test_report_links_its_figures_to_the_browser(tmp_path, capsys):
         assert all(f"model: {model}" in a and f"tier: {tier}" in a for a in articles(dom))
 
 
-def test_report_script_writes_the_browser(tmp_path):
+def test_report_script_writes_the_browser(tmp_path, capsys):
     """reports/transcripts.py on a small table with text and a vote store (no browser needed)."""
+    import importlib.util
     import json
     import sys
 
@@ -368,11 +368,17 @@ def test_report_script_writes_the_browser(tmp_path):
     judge = MockJudge("mockllm/tier", respond=lambda p: "Final answer: " + ("Yes" if "training" in p.user else "No"))
     label(df, "af_reasoning", judge, votes=2, store=store, progress=False)
     df.to_parquet(tmp_path / "t.parquet")
-    run = subprocess.run([sys.executable, str(ROOT / "reports" / "transcripts.py"), "--data", str(tmp_path / "t.parquet"),
-                          "--labels", str(store), "--out", str(tmp_path / "out")],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "applied af_reasoning" in run.stdout and "text columns: reasoning (60 records), response (60 records)" in run.stdout
+    script = ROOT / "reports" / "transcripts.py"
+    sys.path.insert(0, str(script.parent))  # the script imports reports/_common.py, as when run from there
+    try:
+        spec = importlib.util.spec_from_file_location("reports_transcripts", script)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        assert mod.main(["--data", str(tmp_path / "t.parquet"), "--labels", str(store), "--out", str(tmp_path / "out")]) == 0
+    finally:
+        sys.path.remove(str(script.parent))
+    printed = capsys.readouterr().out
+    assert "applied af_reasoning" in printed and "text columns: reasoning (60 records), response (60 records)" in printed
     meta = _meta(tmp_path / "out")
     assert meta["n"] == 60 and meta["labellings"][0]["task"] == "af_reasoning"
     chunk = (tmp_path / "out" / "data" / "chunk-00000.js").read_text()

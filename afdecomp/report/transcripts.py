@@ -125,7 +125,7 @@ def write_transcripts(df: pd.DataFrame, out: str | os.PathLike, *, stores: Seque
         "title": str(title), "n": n, "rows_in_table": len(df), "seed": int(seed), "perCell": per_cell,
         "perPage": int(per_page), "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "keys": list(KEYS), "values": values,
-        "groups": [[int(codes[c][s]) for c in KEYS] + [int(s), int(c)] for s, c in groups],
+        "groups": [[int(codes[key][start]) for key in KEYS] + [start, count] for start, count in groups],
         "labels": {c: _label_string(t[c]) for c in LABELS if c in t.columns},
         "scores": {c: _rounded(t[c]) for c in SCORES if c in t.columns},
         "judges": _coded(t["judge"]) if "judge" in t.columns else None,
