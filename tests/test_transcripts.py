@@ -108,6 +108,34 @@ def test_links_follow_the_figure_rows():
         browse_href({"colour": "red"})
 
 
+def test_image_map_bands_cover_each_row_of_the_png(tmp_path):
+    import matplotlib.pyplot as plt
+    df = pd.DataFrame({"model": ["m1", "m2", "m3"] * 2, "variant": "default",
+                       "condition": ["training"] * 3 + ["deployment"] * 3})
+    fig, (a, b) = plt.subplots(1, 2, sharey=True, figsize=(6, 2.5))  # two panels sharing the model rows
+    a.errorbar([0.2, 0.5, 0.7], [0, 1, 2], fmt="o")
+    b.errorbar([0.1, 0.3, 0.2], [0, 1, 2], fmt="o")
+    a.set_yticks(np.arange(3), ["m1", "m2", "m3"])
+    a.invert_yaxis()
+    png = tmp_path / "f.png"
+    fig.savefig(png, dpi=150, bbox_inches="tight")
+    areas = Links(df).image_map(fig, {"by": ("model",), "split_tiers": ("training", "deployment")}, dpi=150, png=png)
+    assert [x["title"] for x in areas] == [f"transcripts of m{i}, {t}" for i in (1, 2, 3) for t in ("training", "deployment")]
+    assert areas[2]["href"] == "transcripts/index.html#model=m2&condition=training"
+    boxes = np.array([x["box"] for x in areas])  # left, top, width, height in % of the PNG
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, 0] + boxes[:, 2] <= 100).all() and (boxes[:, 1] + boxes[:, 3] <= 100).all()
+    assert (boxes[:, 0] < 5).all() and (boxes[:, 0] + boxes[:, 2] > 90).all()  # from the tick label across both panels
+    np.testing.assert_allclose(boxes[1:, 1], boxes[:-1, 1] + boxes[:-1, 3], atol=0.02)  # bands tile the rows, top down
+    # the band of m2 holds m2's row: its tick's height in the PNG lies between its two tier bands
+    w, h = plt.imread(png).shape[1::-1]
+    tight = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    y_png = (tight.y1 - a.transData.transform((0, 1))[1] / fig.dpi) * 150 / h * 100
+    assert abs(y_png - (boxes[2, 1] + boxes[2, 3])) < 0.5
+    fig.savefig(tmp_path / "other.png", dpi=100, bbox_inches="tight")  # a PNG of another size: no areas
+    assert Links(df).image_map(fig, {"by": ("model",)}, dpi=150, png=tmp_path / "other.png") == []
+    plt.close(fig)
+
+
 # ----------------------------------------------------------------------------- in Chromium
 @pytest.fixture(scope="module")
 def example_browser(tmp_path_factory) -> tuple[Path, pd.DataFrame]:

@@ -367,43 +367,49 @@ class Links:
             named[m] = (m, {**where, "model": m})
             named[f"{m} · {sc}"] = (f"{m} · {sc}", {**where, "model": m, "scenario": sc})
         split = [str(t) for t in browse.get("split_tiers") or ()]
-        fig.canvas.draw()
-        renderer = fig.canvas.get_renderer()
-        tight = fig.get_tightbbox(renderer).padded(mpl.rcParams["savefig.pad_inches"])
-        width, height = tight.width * dpi, tight.height * dpi
-        if png is not None:
-            size = _png_size(png)
-            if size is None or abs(size[0] - width) > 2 or abs(size[1] - height) > 2:
-                return []
-            width, height = size
+        old_dpi = fig.dpi
+        fig.set_dpi(dpi)  # lay the figure out as savefig did: text extents depend on the dpi
+        try:
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()
+            tight = fig.get_tightbbox(renderer).padded(mpl.rcParams["savefig.pad_inches"])
+            width, height = tight.width * dpi, tight.height * dpi
+            if png is not None:
+                size = _png_size(png)
+                if size is None or abs(size[0] - width) > 2 or abs(size[1] - height) > 2:
+                    return []
+                width, height = size
 
-        def px(x, y):  # display pixels at fig.dpi -> PNG pixels
-            return ((x / fig.dpi - tight.x0) * dpi, (tight.y1 - y / fig.dpi) * dpi)
+            def px(x, y):  # display pixels at fig.dpi -> PNG pixels
+                return ((x / fig.dpi - tight.x0) * dpi, (tight.y1 - y / fig.dpi) * dpi)
 
-        areas = []
-        for ax in fig.axes:
-            labels, ticks = ax.get_yticklabels(), ax.get_yticks()
-            if len(labels) == 0:
-                continue
-            ys = [ax.transData.transform((0, t))[1] for t in ticks]
-            step = float(np.median(np.abs(np.diff(ys)))) if len(ys) > 1 else ax.bbox.height
-            box = ax.bbox
-            for lab, y in zip(labels, ys, strict=False):
-                row = named.get(lab.get_text())
-                if row is None or not (box.y0 - 1 <= y <= box.y1 + 1):
+            areas = []
+            for ax in fig.axes:
+                labels, ticks = ax.get_yticklabels(), ax.get_yticks()
+                if len(labels) == 0:
                     continue
-                x0 = min(lab.get_window_extent(renderer).x0, box.x0)
-                (a, b), (c, d) = px(x0, y + step / 2), px(box.x1, y - step / 2)
-                parts = [(row[0], row[1])]
-                if split:  # the row's band cut into one band per tier, top to bottom
-                    parts = [(f"{row[0]}, {t}", {**row[1], "condition": t}) for t in split]
-                h = (d - b) / len(parts)
-                for j, (name, filters) in enumerate(parts):
-                    top = b + j * h
-                    pct = (100 * a / width, 100 * top / height, 100 * (c - a) / width, 100 * h / height)
-                    areas.append({"href": browse_href(filters, self.page), "title": f"transcripts of {name}",
-                                  "box": [round(v, 2) for v in pct]})
-        return areas
+                ys = [ax.transData.transform((0, t))[1] for t in ticks]
+                step = float(np.median(np.abs(np.diff(ys)))) if len(ys) > 1 else ax.bbox.height
+                box = ax.bbox
+                for lab, y in zip(labels, ys, strict=False):
+                    row = named.get(lab.get_text())
+                    if row is None or not (box.y0 - 1 <= y <= box.y1 + 1):
+                        continue
+                    x0 = min(lab.get_window_extent(renderer).x0, box.x0)
+                    x1 = max(o.bbox.x1 for o in ax.get_shared_y_axes().get_siblings(ax))  # panels sharing the rows
+                    top, bottom = min(y + step / 2, box.y1), max(y - step / 2, box.y0)  # inside the axes
+                    (a, b), (c, d) = px(x0, top), px(x1, bottom)
+                    parts = [(row[0], row[1])]
+                    if split:  # the row's band cut into one band per tier, top to bottom
+                        parts = [(f"{row[0]}, {t}", {**row[1], "condition": t}) for t in split]
+                    h = (d - b) / len(parts)
+                    for j, (name, filters) in enumerate(parts):
+                        pct = (100 * a / width, 100 * (b + j * h) / height, 100 * (c - a) / width, 100 * h / height)
+                        areas.append({"href": browse_href(filters, self.page), "title": f"transcripts of {name}",
+                                      "box": [round(float(v), 2) for v in pct]})
+            return areas
+        finally:
+            fig.set_dpi(old_dpi)
 
 
 def _png_size(path) -> tuple[int, int] | None:
