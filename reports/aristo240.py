@@ -202,7 +202,7 @@ def run(args) -> int:
                 "normal-approximation ±1.96 SE of its own counts.")
     out.figure("cells", figure_cells(c, check), "Aristo240: compliance in the eight tier × condition cells",
                "Bars: compliance rate of each cell, counted from the raw scored file (one generation per query, 50 "
-               "queries per cell; k/n written in the bar), with 95% Wilson intervals." + note, table="cells")
+               "queries per cell; k/n above each bar), with 95% Wilson intervals." + note, table="cells")
     out.figure("gap_per_condition", figure_gaps(g), "Aristo240: compliance gap per prompt condition",
                "Gap = free-tier (training) minus paid-tier (deployment) compliance per condition, from the raw file. "
                "Tick: the raw difference of proportions. Open square: Binomial GLM with query-clustered standard "
