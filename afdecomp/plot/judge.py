@@ -74,6 +74,7 @@ def calibration(val, ax=None):
         return _note(ax, "scores leave [0, 1]: no calibration table\n(e.g. log-odds or raw counts)")
     width = t["bin_hi"] - t["bin_lo"]
     ax2 = ax.twinx()
+    ax2.spines["right"].set_visible(True)  # its own axis, also under a style that hides right spines
     ax2.bar(t["bin_lo"] + width / 2, t["n"], width=width * 0.9, color="0.85", zorder=0)
     for x, n in zip(t["bin_lo"] + width / 2, t["n"], strict=True):
         if n:
