@@ -70,8 +70,10 @@ def _text(value) -> str:
 def gallery_markdown(docs_dir: Path) -> str:
     """The gallery's body: the figures of ``figures/gallery/index.json``, grouped by script.
 
-    Each entry: ``file`` (or ``png``; a PNG in that folder), ``title``, ``caption``, and
-    optionally ``script``, ``command`` (how it was made) and ``fits`` (one line per model fit).
+    Each entry: ``png`` (or ``file``; a PNG in that folder), ``title``, ``caption``, and
+    optionally ``name`` (the report script), ``script`` (the command that made it, or the
+    script's name), ``command`` and ``fits`` (one line per model fit), as
+    ``reports/make_gallery.py`` writes them.
     """
     folder = docs_dir / GALLERY_DIR
     index = folder / "index.json"
@@ -91,7 +93,11 @@ def gallery_markdown(docs_dir: Path) -> str:
         if not (folder / png).is_file():
             raise ValueError(f"{index}: entry {i}: {GALLERY_DIR}/{png} does not exist")
         title = _text(_field(item, "title", "name", default=Path(png).stem))
-        script = _field(item, "script")
+        # "script" is the script's name or the command that ran it; "name" the script's name
+        script, command = _field(item, "script"), _field(item, "command")
+        if " " in script:
+            script, command = "", command or script
+        script = _field(item, "name") or script
         if script and not script.endswith(".py"):
             script = f"reports/{script}.py"
         out = groups.setdefault(script, [])
@@ -100,8 +106,8 @@ def gallery_markdown(docs_dir: Path) -> str:
         caption = _field(item, "caption", "description")
         if caption:
             out.append(_text(caption) + "\n")
-        if item.get("command"):
-            out.append(f"Made by `{item['command']}`.\n")
+        if command:
+            out.append(f"Made by `{command}`.\n")
         fits = item.get("fits") or []
         for fit in [fits] if isinstance(fits, str) else fits:
             out.append(f"- {_text(fit)}")

@@ -172,6 +172,12 @@ def test_gallery_page_from_index(tmp_path):
     assert "## `reports/vlaf_values.py`" in md and "### Gap per value" in md
     assert "](figures/gallery/a.png)" in md and "- fit A: converged" in md
     assert "94% intervals, &#36;5 each." in md and "`python reports/vlaf_values.py --out x`" in md
+    # reports/make_gallery.py's keys: "script" holds the command, "name" the script
+    (folder / "index.json").write_text(
+        '[{"png": "a.png", "title": "T", "caption": "C", "name": "aristo240", '
+        '"script": "python reports/aristo240.py --out reports/out/aristo240"}]', encoding="utf-8")
+    md = hooks.gallery_markdown(tmp_path)
+    assert "## `reports/aristo240.py`" in md and "Made by `python reports/aristo240.py --out" in md
     (folder / "index.json").write_text('{"figures": [{"png": "missing.png"}]}', encoding="utf-8")
     with pytest.raises(ValueError, match="missing.png"):
         hooks.gallery_markdown(tmp_path)
