@@ -84,8 +84,16 @@ def test_vlaf_values_reproduces_the_study(tmp_path, capsys):
 
 
 def test_vlaf_values_rejects_unknown_models(tmp_path, capsys):
-    assert _script("vlaf_values").main(["--out", str(tmp_path), "--models", "nonexistent-7b", "--dpi", "60"]) == 2
-    assert "unknown model(s) ['nonexistent-7b']" in capsys.readouterr().err
+    import shutil
+    small = tmp_path / "vlaf" / "MFT_refined" / "care"  # one model's two files, read from a temporary copy
+    small.mkdir(parents=True)
+    for tier in ("True", "False"):
+        shutil.copy(VLAF / "MFT_refined" / "care" / f"vllm:Qwen3-8B_{tier}.json", small)
+    assert _script("vlaf_values").main(["--data", str(tmp_path / "vlaf"), "--out", str(tmp_path / "out"),
+                                        "--models", "nonexistent-7b", "--dpi", "60"]) == 2
+    captured = capsys.readouterr()
+    assert "nothing published to reproduce" in captured.out
+    assert "unknown model(s) ['nonexistent-7b']; known: ['Qwen3-8B']" in captured.err
 
 
 @pytest.mark.slow
@@ -135,6 +143,7 @@ def test_aristo240_cells_and_published_table(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- three drivers
+@pytest.mark.filterwarnings("ignore::afdecomp.results.ConvergenceWarning")  # 60 draws: the point is the output
 def test_three_drivers_small_fit(tmp_path, capsys):
     out = tmp_path / "td"
     assert _script("three_drivers").main([
