@@ -244,3 +244,19 @@ def test_a_hand_built_table_fits_and_one_tier_data_are_refused():
         RationalAgent().fit(df[~((df["model"] == "b") & (df["variant"] == "ncs") & (df["condition"] == "training"))])
     with pytest.raises(ValueError, match=r"RationalAgent: .*'complied'"):
         RationalAgent().fit(df.drop(columns="complied"))
+
+
+def test_a_fit_with_a_covariate_is_stored_and_read_back(tmp_path):
+    """The design's covariates have their own dimension in the stored design (the cell table
+    already holds a variable ``model``): the fit is stored and read back with the same values."""
+    df, _ = afd.simulate(n_models=3, n_queries=4, n_samples=2, variants="published",
+                         covariates={"stated_values": 0.5}, seed=3)
+    cov = [c for c in df.columns if c.startswith("x_")]
+    assert cov
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 50 draws: storage is the point
+        res = RationalAgent(draws=50, tune=50, chains=2, random_seed=0, covariates=cov).fit(df)
+    assert list(res.design.covariates.columns) == cov
+    back = afd.load_results(res.to_netcdf(tmp_path / "ra.nc"))
+    pd.testing.assert_frame_equal(back.design.covariates, res.design.covariates)
+    assert np.allclose(back.draws("theta_V"), res.draws("theta_V"))

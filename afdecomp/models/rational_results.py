@@ -404,10 +404,11 @@ def store_design(idata, design: Design, catalog: Catalog, goal_guarding: bool) -
     ds = _cells_dataset(design.cells)
     if design.covariates.shape[1]:
         cov = design.covariates
-        ds = ds.assign(covariates=(("model", "covariate"), cov.to_numpy(dtype=float)),
+        # own dimension name: the cell table already holds a variable "model" (one per cell)
+        ds = ds.assign(covariates=(("covariate_model", "covariate"), cov.to_numpy(dtype=float)),
                        covariate_mean=("covariate", design.covariate_moments["mean"].to_numpy(dtype=float)),
                        covariate_sd=("covariate", design.covariate_moments["sd"].to_numpy(dtype=float)))
-        ds = ds.assign_coords(model=list(cov.index.astype(str)), covariate=list(cov.columns))
+        ds = ds.assign_coords(covariate_model=list(cov.index.astype(str)), covariate=list(cov.columns))
     _arviz.set_group(idata, "design", ds)
     idata.attrs.update({"afdecomp_model": RationalResults.kind, "catalog": _catalog_json(catalog),
                         "goal_guarding": int(goal_guarding)})
@@ -422,7 +423,7 @@ def design_from_idata(idata) -> tuple[Design, Catalog, bool]:
     design = build_design(_cells_frame(ds), catalog, None)
     if "covariates" in ds:
         cols = [str(c) for c in ds["covariate"].values]
-        models = [str(m) for m in ds["model"].values]
+        models = [str(m) for m in ds["covariate_model"].values]
         design.covariates = pd.DataFrame(ds["covariates"].values, index=pd.Index(models, name="model"), columns=cols)
         design.covariate_moments = pd.DataFrame({"mean": ds["covariate_mean"].values, "sd": ds["covariate_sd"].values},
                                                 index=cols)
