@@ -11,7 +11,10 @@ default settings (4 chains × 1,000 tuning + 1,000 draws, nutpie) of the judged 
 * **naive**: ``fit(df)`` — estimates the judged rates;
 * **corrected**: ``fit(df, judge_error={"complied": je})`` — the true rates.
 
-(Both compiled once and refitted to each study's data, see :class:`Fitter`.)
+* **truth** (``--methods truth``): ``fit`` of the true labels — the gap model's own coverage on
+  this simulator, which the correction can at best restore.
+
+(Each compiled once and refitted to each study's data, see :class:`Fitter`.)
 
 For every model the check is whether the 94% HDI of the gap contains the simulation's true gap
 (``truth.gaps``: the true rates averaged over the model's queries, the estimand of
@@ -20,6 +23,7 @@ For every model the check is whether the 94% HDI of the gap contains the simulat
 or extended with ``--start``), and ``--analyse`` prints the table.
 
     PYTHONPATH=. nice -n 19 python benchmarks/judge_error_coverage.py --seeds 25 --out reports/judge_error_coverage.csv
+    PYTHONPATH=. nice -n 19 python benchmarks/judge_error_coverage.py --seeds 25 --methods truth --out reports/judge_error_coverage.csv
     PYTHONPATH=. python benchmarks/judge_error_coverage.py --analyse reports/judge_error_coverage.csv
 """
 
@@ -39,6 +43,10 @@ from afdecomp.models import gap as G
 from afdecomp.models.judge_error import judge_attrs
 from afdecomp.results import ESS_MIN, RHAT_MAX, GapResults
 
+#: naive: the judged labels as they are; corrected: with the validation's JudgeError; truth: the
+#: true labels (the gap model's own coverage on this simulator, the best the correction can do).
+METHODS = ("naive", "corrected")
+
 
 @dataclass
 class Setup:
@@ -57,7 +65,7 @@ class Setup:
 
 
 def study(seed: int, setup: Setup):
-    """One simulated study: the judged table, the truth, the validation counts and their JudgeError."""
+    """One simulated study: the judged table, the truth, the validation counts' JudgeError, the true table."""
     df, truth = afd.simulate(n_models=setup.n_models, n_queries=setup.n_queries, n_samples=setup.n_samples,
                              seed=seed)
     rng = np.random.default_rng([seed, 16_001])
@@ -66,7 +74,7 @@ def study(seed: int, setup: Setup):
     tp = int(rng.binomial(setup.n_pos, setup.se))
     tn = int(rng.binomial(setup.n_neg, setup.sp))
     je = afd.JudgeError.from_counts(tp=tp, fn=setup.n_pos - tp, tn=tn, fp=setup.n_neg - tn)
-    return judged, truth, je
+    return judged, truth, je, df
 
 
 class Fitter:
@@ -80,17 +88,19 @@ class Fitter:
     through the same :func:`afdecomp.models.gap.attach` as a fit, giving a ``GapResults``.
     """
 
-    def __init__(self, judged: pd.DataFrame, je, setup: Setup):
+    def __init__(self, judged: pd.DataFrame, je, setup: Setup, methods=METHODS):
         import nutpie
         self.setup = setup
         self.d0 = G.design(G.as_cells(judged))
         st0 = G.structure(self.d0)
         self.grid = G._dense(self.d0)
-        self.compiled = {
-            "naive": nutpie.compile_pymc_model(G.build_model(self.d0, struct=st0, shared=True)),
-            "corrected": nutpie.compile_pymc_model(G.build_model(self.d0, struct=st0, shared=True,
-                                                                 judge_error=je)),
-        }
+        self.compiled = {}
+        if {"naive", "truth"} & set(methods):  # the same model: judged labels, or the true ones
+            self.compiled["naive"] = self.compiled["truth"] = nutpie.compile_pymc_model(
+                G.build_model(self.d0, struct=st0, shared=True))
+        if "corrected" in methods:
+            self.compiled["corrected"] = nutpie.compile_pymc_model(
+                G.build_model(self.d0, struct=st0, shared=True, judge_error=je))
 
     def fit(self, judged: pd.DataFrame, method: str, je, seed: int):
         import nutpie
@@ -124,14 +134,14 @@ class Fitter:
         return GapResults(idata, check=False), seconds
 
 
-def one_seed(seed: int, setup: Setup, fitter: Fitter | None = None) -> pd.DataFrame:
-    """Simulate, judge, fit naive and corrected; one row per model and method."""
-    judged, truth, je = study(seed, setup)
-    fitter = fitter or Fitter(judged, je, setup)
+def one_seed(seed: int, setup: Setup, fitter: Fitter | None = None, methods=METHODS) -> pd.DataFrame:
+    """Simulate, judge, fit naive and corrected (and, asked, the true labels); one row per model and method."""
+    judged, truth, je, true_df = study(seed, setup)
+    fitter = fitter or Fitter(judged, je, setup, methods)
     true_gap = truth.gaps.set_index("model")["gap"]
     rows = []
-    for method in ("naive", "corrected"):
-        res, seconds = fitter.fit(judged, method, je, seed)
+    for method in methods:
+        res, seconds = fitter.fit(true_df if method == "truth" else judged, method, je, seed)
         if method == "corrected":
             assert res.judge_error == {"complied": je}
         d = res.diagnostics()
@@ -149,14 +159,22 @@ def one_seed(seed: int, setup: Setup, fitter: Fitter | None = None) -> pd.DataFr
 
 
 def analyse(table: pd.DataFrame) -> pd.DataFrame:
-    """Per method: checks, coverage and its Monte Carlo SE, mean error and width, convergence."""
+    """Per method: checks, coverage and its Monte Carlo SE, mean error and width, convergence.
+
+    ``mc_se`` is ``sqrt(c(1 − c)/N)`` over the N interval checks, which treats them as
+    independent; the checks of one study share its validation draw (and its sampler run), so
+    ``mc_se_by_seed`` — the standard error of the mean of the per-study coverages — is the
+    honest one when they are correlated.
+    """
     out = []
     for method, g in table.groupby("method", sort=False):
         c = g["covered"].mean()
         n = len(g)
         fits = g.drop_duplicates("seed")
+        per_seed = g.groupby("seed")["covered"].mean()
         out.append({"method": method, "seeds": g["seed"].nunique(), "checks": n, "coverage": c,
                     "mc_se": float(np.sqrt(c * (1 - c) / n)),
+                    "mc_se_by_seed": float(per_seed.std(ddof=1) / np.sqrt(len(per_seed))),
                     "mean_error": float((g["gap"] - g["true_gap"]).mean()),
                     "mean_abs_error": float((g["gap"] - g["true_gap"]).abs().mean()),
                     "mean_width": float((g["gap_hi"] - g["gap_lo"]).mean()),
@@ -172,6 +190,7 @@ def main(argv=None) -> int:
     ap.add_argument("--start", type=int, default=0, help="first seed")
     ap.add_argument("--out", type=Path, default=Path("reports/judge_error_coverage.csv"))
     ap.add_argument("--analyse", type=Path, help="print the table of a finished (or partial) run")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated: naive, corrected, truth")
     for f, v in asdict(Setup()).items():
         ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
     a = ap.parse_args(argv)
@@ -182,10 +201,12 @@ def main(argv=None) -> int:
     print(f"setup: {setup}", flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    fitter = Fitter(*study(a.start, setup)[::2], setup)
+    methods = tuple(a.methods.split(","))
+    judged0, _, je0, _ = study(a.start, setup)
+    fitter = Fitter(judged0, je0, setup, methods)
     print(f"compiled in {time.perf_counter() - t0:.0f} s", flush=True)
     for seed in range(a.start, a.start + a.seeds):
-        rows = one_seed(seed, setup, fitter)
+        rows = one_seed(seed, setup, fitter, methods)
         rows.to_csv(a.out, mode="a", header=not a.out.exists(), index=False)
         print(f"seed {seed}: " + ", ".join(f"{m} {g['covered'].sum()}/{len(g)} covered"
                                            for m, g in rows.groupby("method", sort=False))
