@@ -148,7 +148,7 @@ def test_three_drivers_small_fit(tmp_path, capsys):
     out = tmp_path / "td"
     assert _script("three_drivers").main([
         "--out", str(out), "--models", "model-01,model-02", "--queries", "6", "--draws", "60", "--tune", "100",
-        "--n-boot", "50", "--dpi", "60"]) == 0
+        "--n-boot", "50", "--dpi", "60", "--covariate", "x_stated_values"]) == 0
     printed = capsys.readouterr().out
     assert "fit RationalAgent: 2 chains x 60 draws" in printed and "max R-hat" in printed
     figs = _check_outputs(out)
@@ -160,6 +160,10 @@ def test_three_drivers_small_fit(tmp_path, capsys):
     has_af = "af_reasoning" in df.columns and df["af_reasoning"].notna().any()
     assert (out / "af_reasoning_rates.csv").exists() == has_af
     assert ("no af_reasoning labels" in printed) == (not has_af)
+    cap = next(f["caption"] for f in figs if f["name"] == "f_gap_vs_x_stated_values")
+    assert "the fitted structural relation" in cap  # --covariate: fitted through θ, not a descriptive line
+    params = pd.read_csv(out / "rational_parameters.csv")
+    assert params["parameter"].astype(str).str.startswith("theta").any()
     pts = pd.read_csv(out / "steering_points.csv")
     assert set(pts["model"]) == {"model-01", "model-02"} and (pts["lo"] <= pts["hi"]).all()
 
