@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 GALLERY = REPO / "docs" / "figures" / "gallery"
 #: The scripts in gallery order, and whether they fit MCMC models (take --draws/--tune).
 SCRIPTS = {"three_drivers": True, "vlaf_values": True, "aristo240": True, "judge_validation": False}
+#: Further arguments per script (the example's covariate shifts log V: fit it structurally).
+EXTRA = {"three_drivers": ["--covariate", "x_stated_values"]}
 
 
 def main(argv=None) -> int:
@@ -44,6 +46,7 @@ def main(argv=None) -> int:
     for name in names:
         out = args.out / name
         cmd = [sys.executable, str(REPO / "reports" / f"{name}.py"), "--out", str(out), "--dpi", str(args.dpi)]
+        cmd += EXTRA.get(name, [])
         if SCRIPTS[name]:
             cmd += (["--draws", str(args.draws)] if args.draws else []) + (["--tune", str(args.tune)] if args.tune else [])
         shown = "python " + " ".join(str(Path(c).relative_to(REPO)) if str(c).startswith(str(REPO)) else str(c)
