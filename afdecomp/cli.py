@@ -487,8 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="write a report folder (tables, figures, index.md/html)")
     _add_load_args(s)
     s.add_argument("--out", required=True, help="report folder")
-    s.add_argument("--sections", help="comma-separated section keys among data, labels, seed_sem, gap, rational, "
-                   "decomposition, steering (default: all); the fits a section needs are made whatever is chosen")
+    s.add_argument("--sections", help="comma-separated section keys among data, labels, seed_sem, gap, joint, "
+                   "rational, decomposition, steering (default: all); the fits a section needs are made whatever is chosen")
     s.add_argument("--catalog", help="catalog TOML declaring your prompt variants' cues and vectors")
     s.add_argument("--labels", action="append", metavar="STORE",
                    help="vote store from `afdecomp label`: apply its labels first (repeatable)")

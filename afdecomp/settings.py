@@ -88,6 +88,11 @@ class FitSettings:
         from .models.gap import ComplianceGap
         return ComplianceGap(**self._common(), **kwargs)
 
+    def joint(self, **kwargs):
+        """A :class:`~afdecomp.JointOutcome` with these settings (``kwargs``: its other options)."""
+        from .models.joint import JointOutcome
+        return JointOutcome(**self._common(), **kwargs)
+
     def rational(self, **kwargs):
         """A :class:`~afdecomp.RationalAgent` with these settings (``kwargs``: its other options)."""
         from .models.rational import RationalAgent

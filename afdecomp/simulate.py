@@ -11,6 +11,7 @@ It is deterministic for a seed, and it is how every estimator in the package is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -189,8 +190,9 @@ def simulate(n_models: int = 6, n_queries=50, n_samples=5, variants=("default",)
     # each grid row's vector: its index among the vectors with a slope, or one past them (none, control)
     sloped = [v for v, d in vectors.items() if d != "control"]
     vec_index = grid["steer_vector"].map({v: i for i, v in enumerate(sloped)}).fillna(len(sloped)).to_numpy(dtype=np.int64)
-    if af_reasoning is not None and not (af_reasoning == "goal-guarding" or
-                                         (np.isscalar(af_reasoning) and 0 <= float(af_reasoning) <= 1)):
+    if af_reasoning is not None and not (af_reasoning == "goal-guarding" or (
+            isinstance(af_reasoning, (int, float)) and not isinstance(af_reasoning, bool)
+            and 0 <= float(af_reasoning) <= 1)):
         raise ValueError(f"af_reasoning must be 'goal-guarding', a probability in [0, 1] or None; got {af_reasoning!r}")
     if not 0 <= af_background <= 1:
         raise ValueError(f"af_background must be a probability in [0, 1], got {af_background}")
@@ -308,6 +310,28 @@ def _judged(df: pd.DataFrame, judge: dict, rng):
                                 f"got {je!r}")
             judge = {**judge, label: je}
             out[label] = apply_judge_error(df[label], je, rng)
-    out["judge"] = "simulated judge (" + ", ".join(
-        f"{k}: se {v.sensitivity:.3g}, sp {v.specificity:.3g}" for k, v in judge.items()) + ")"
+    out["judge"] = "simulated judge (" + "; ".join(
+        f"{k}: se {v.sensitivity:.6g}, sp {v.specificity:.6g}" for k, v in judge.items()) + ")"
     return out, truth.reset_index(drop=True), dict(judge)
+
+
+_STATED = re.compile(r"(complied|af_reasoning): se ([0-9.]+), sp ([0-9.]+)")
+
+
+def stated_judge_error(df: pd.DataFrame) -> dict:
+    """The judge error a simulated table states in its ``judge`` column (``{}`` when none).
+
+    :func:`simulate` with ``judge=`` writes ``simulated judge (af_reasoning: se 0.85, sp 0.9)``
+    there; this reads it back as ``{label: JudgeError}`` (what the report corrects for). A table
+    whose rows state different judges is an error.
+    """
+    from .models.judge_error import JudgeError
+    if "judge" not in df.columns:
+        return {}
+    texts = {str(t) for t in df["judge"].dropna().unique() if str(t).startswith("simulated judge (")}
+    if not texts:
+        return {}
+    if len(texts) > 1:
+        raise ValueError(f"the table's rows state {len(texts)} different simulated judges: {sorted(texts)[:3]}")
+    found = _STATED.findall(texts.pop())
+    return {label: JudgeError(sensitivity=float(se), specificity=float(sp)) for label, se, sp in found}

@@ -191,3 +191,26 @@ def test_theory_link_preferred_by_loo_only_with_the_link(af):
         assert best == linked.name and margin > 2, cmp
     else:
         assert best == free.name and margin > 2, cmp
+
+
+def test_judged_pattern_probabilities_match_enumeration():
+    """The observed-pattern probabilities equal a brute-force sum over true outcomes and judge calls
+    (independent errors given the truth, no AF reasoning in a true refusal); se = sp = 1 gives the
+    uncorrected probabilities exactly."""
+    from afdecomp.models.joint import _af_log_probs
+    rng = np.random.default_rng(0)
+    p, a = rng.uniform(0.05, 0.95, 20), rng.uniform(0.05, 0.95, 20)
+    se_c, sp_c, se_a, sp_a = 0.9, 0.8, 0.85, 0.7
+    true = {(1, 1): p * a, (1, 0): p * (1 - a), (0, 0): 1 - p}
+    obs = {(1, 1): 0.0, (1, 0): 0.0}
+    for (c, f), w in true.items():
+        pc = se_c if c else 1 - sp_c                  # P(judged complied | truth)
+        pa = se_a if f else 1 - sp_a                  # P(judged AF | truth)
+        obs[(1, 1)] = obs[(1, 1)] + w * pc * pa
+        obs[(1, 0)] = obs[(1, 0)] + w * pc * (1 - pa)
+    la, ln, lc, lnc = _af_log_probs(np.log(p), np.log1p(-p), np.log(a), np.log1p(-a), se_c, sp_c, se_a, sp_a, np)
+    pc_obs = obs[(1, 1)] + obs[(1, 0)]
+    assert np.allclose(np.exp(lc), pc_obs) and np.allclose(np.exp(lnc), 1 - pc_obs)
+    assert np.allclose(np.exp(la), obs[(1, 1)] / pc_obs) and np.allclose(np.exp(ln), obs[(1, 0)] / pc_obs)
+    la, ln, lc, lnc = _af_log_probs(np.log(p), np.log1p(-p), np.log(a), np.log1p(-a), 1.0, 1.0, 1.0, 1.0, np)
+    assert np.allclose(la, np.log(a)) and np.allclose(ln, np.log1p(-a)) and np.allclose(lc, np.log(p))

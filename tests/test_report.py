@@ -29,6 +29,7 @@ def test_bundled_example_is_what_the_preset_makes(tmp_path):
     b = df.set_index("record_id").sort_index()
     assert (a.index == b.index).all()
     assert (a["complied"] == b["complied"]).all()
+    assert (a["af_reasoning"] == b["af_reasoning"]).all() and a["af_reasoning"].notna().all()
     assert sum(f.stat().st_size for f in EXAMPLE.iterdir()) < 5e6
 
 
@@ -87,7 +88,8 @@ TINY = FitSettings(draws=100, tune=100, chains=2, random_seed=1, progress=False)
 @pytest.fixture(scope="module")
 def study():
     df, _ = afd.simulate(n_models=2, n_queries=6, n_samples=2, variants=["default", "ncs"], steering=STEER,
-                         covariates={"stated_values": 0.3}, seed=1)
+                         covariates={"stated_values": 0.3}, seed=1, af_reasoning="goal-guarding",
+                         judge={"af_reasoning": (0.85, 0.9)})
     return df
 
 
@@ -96,7 +98,9 @@ def fits(study):
     """Both fits of the small study, made once for the module (~1 min on 2 cores)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {"gap": TINY.gap().fit(study), "rational": TINY.rational().fit(study)}
+        je = afd.JudgeError(sensitivity=0.85, specificity=0.9)
+        return {"gap": TINY.gap().fit(study), "rational": TINY.rational().fit(study),
+                "joint_naive": TINY.joint().fit(study), "joint": TINY.joint().fit(study, judge_error={"af_reasoning": je})}
 
 
 def _images_exist(folder: Path) -> list[str]:
@@ -116,13 +120,14 @@ def test_every_section_alone(key, study, fits, tmp_path):
     md = index.read_text()
     html = (tmp_path / "index.html").read_text()
     title = {"data": "Data", "labels": "Labels and judges", "seed_sem": "Compliance gaps (papers' estimator)",
-             "gap": "Hierarchical gap", "rational": "Rational-agent model", "decomposition": "Decomposition",
+             "gap": "Hierarchical gap", "joint": "Joint outcome: compliance and alignment-faking reasoning",
+             "rational": "Rational-agent model", "decomposition": "Decomposition",
              "steering": "Steering"}[key]
     assert f"## {title}" in md and "## Summary" in md and "## Run record" in md
     assert md.index("## Summary") < md.index(f"## {title}") < md.index("## Run record")
     assert "Not fitted" not in md and "Not computed" not in md and "No steering analysis" not in md
     srcs = _images_exist(tmp_path)
-    figures = {"seed_sem": 2, "gap": 2, "rational": 2, "decomposition": 3, "steering": 2}.get(key, 0)
+    figures = {"seed_sem": 2, "gap": 2, "joint": 1, "rational": 2, "decomposition": 3, "steering": 2}.get(key, 0)
     assert len(srcs) == figures
     for csv in re.findall(r"\(tables/([a-z_]+\.csv)\)", md):
         assert (tmp_path / "tables" / csv).is_file()
@@ -136,7 +141,7 @@ def test_all_sections_together_headline_first(study, fits, tmp_path):
     md = index.read_text()
     heads = re.findall(r"^## (.+)$", md, flags=re.M)
     assert heads == ["Summary", "Data", "Labels and judges", "Compliance gaps (papers' estimator)", "Hierarchical gap",
-                     "Rational-agent model", "Decomposition", "Steering", "Run record"]
+                     "Joint outcome: compliance and alignment-faking reasoning", "Rational-agent model", "Decomposition", "Steering", "Run record"]
     assert md.index("**Contents:**") < md.index("## Summary")
     # the summary: one row per model with both gaps, the three shares and the theory check
     summ = pd.read_csv(tmp_path / "tables" / "summary.csv")
@@ -157,7 +162,7 @@ def test_all_sections_together_headline_first(study, fits, tmp_path):
     html = (tmp_path / "index.html").read_text()
     folded = re.findall(r'<details class="table"><summary>.*?href="tables/(\w+)\.csv"', html)
     assert "rational_parameters" in folded and "generations" not in folded and "rational_loo.csv" in html
-    assert len(_images_exist(tmp_path)) == 2 + 2 + 2 + 3 + 2
+    assert len(_images_exist(tmp_path)) == 2 + 2 + 1 + 2 + 3 + 2
     # the run record
     rec = md.split("## Run record")[1]
     assert f"**afdecomp:** {afd.__version__}" in rec and "afdecomp report x.jsonl" in rec
@@ -211,5 +216,5 @@ def test_report_fits_both_models_itself(study, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         md = report.build_report(study, tmp_path, settings=TINY).read_text()
-    assert "Not fitted" not in md and "rational_loo.csv" in md
-    assert len(_images_exist(tmp_path)) == 11
+    assert "Not fitted" not in md and "rational_loo.csv" in md and "joint_outcome.csv" in md
+    assert len(_images_exist(tmp_path)) == 12   # 11 + the joint outcome's signature figure

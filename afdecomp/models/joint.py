@@ -14,9 +14,9 @@ and PyMC build, imported, not copied)::
 AF reasoning given compliance has its own tier effect and pair/query structure::
 
     logit a = β_af,pair + u_af,q + t·γ_af,pair
-    (β_af, γ_af)_pair = μ_af + τ_af ⊙ z_pair,  z ~ N(0, 1)      (non-centred)
+    (β_af, β_af + γ_af)_pair = μ_af + τ_af ⊙ z_pair,  z ~ N(0, 1)   (per tier, non-centred)
     u_af ~ ZeroSumNormal(σ_af)
-    μ_af ~ N((−1, 0), (2, 2)),  τ_af ~ HalfNormal(1),  σ_af ~ HalfNormal(1)
+    μ_af ~ N((−2, −1), (2, 2)),  τ_af ~ HalfNormal(1) per tier,  σ_af ~ HalfNormal(1)
 
 so a cell's outcome is refused (1 − p), complied without AF reasoning (p·(1 − a)) or complied
 with it (p·a). Reported per model and condition (averaged over the condition's observed
@@ -92,8 +92,8 @@ SUMMARY_COLUMNS = ["model", "condition", "gap", "gap_lo", "gap_hi",
 DERIVED = ("rate_training", "rate_deployment", "gap", "af_rate_training", "af_rate_deployment",
            "af_gap", "af_share_of_gap")
 
-#: Priors of the AF part (logit scale): means of μ_af (β_af, γ_af) and their standard deviations.
-AF_MU = np.array([-1.0, 0.0])
+#: Priors of the AF part (logit scale): means of μ_af (deployment, training) and their standard deviations.
+AF_MU = np.array([-2.0, -1.0])
 AF_MU_SD = np.array([2.0, 2.0])
 
 
@@ -184,12 +184,20 @@ def _judge_values(judge: dict, label: str):
 
 # ----------------------------------------------------------------------------- model
 def _af_part(pm, cp, cq, t, n_queries: int):
-    """The free AF logit ``β_af[pair] + u_af[q] + t·γ_af[pair]`` per cell (inside a model)."""
-    mu = pm.Normal("mu_af", mu=AF_MU, sigma=AF_MU_SD, dims="param")
-    tau = pm.HalfNormal("tau_af", 1.0, dims="param")
-    z = pm.Normal("z_af", 0.0, 1.0, dims=("pair", "param"))
-    beta_af = pm.Deterministic("beta_af", mu[0] + tau[0] * z[:, 0], dims="pair")
-    gamma_af = pm.Deterministic("gamma_af", mu[1] + tau[1] * z[:, 1], dims="pair")
+    """The free AF logit ``β_af[pair] + u_af[q] + t·γ_af[pair]`` per cell (inside a model).
+
+    Sampled per tier, ``β_af`` (deployment) and ``β_af + γ_af`` (training), each pair's pair
+    ``μ_af + τ_af ⊙ z`` around its own tier mean: when AF reasoning is all but absent in
+    deployment the data bound the deployment logit only from above, and written as (β, γ) that
+    one-sided direction would be a ridge between β and γ (measured: R-hat 1.04, bulk ESS 108
+    on a judge-corrected fit); per tier the two directions are independent.
+    """
+    mu = pm.Normal("mu_af", mu=AF_MU, sigma=AF_MU_SD, dims="tier")
+    tau = pm.HalfNormal("tau_af", 1.0, dims="tier")
+    z = pm.Normal("z_af", 0.0, 1.0, dims=("pair", "tier"))
+    logit_tier = mu[None, :] + tau[None, :] * z
+    beta_af = pm.Deterministic("beta_af", logit_tier[:, 0], dims="pair")
+    gamma_af = pm.Deterministic("gamma_af", logit_tier[:, 1] - logit_tier[:, 0], dims="pair")
     u_af = 0.0
     if n_queries > 1:
         sigma = pm.HalfNormal("sigma_af", 1.0)
@@ -266,6 +274,7 @@ class JointOutcome:
         d0 = dataclasses.replace(d, cell_pair=empty, cell_query=empty, cell_t=np.zeros(0),
                                  cell_n=empty, cell_k=empty)
         model = _gap.build_model(d0, struct=st, dense=False)
+        model.add_coord("tier", ["deployment", "training"])
         cp, cq, t = d.cell_pair, d.cell_query, d.cell_t
         with model:
             if len(d.queries) > 1:
@@ -594,7 +603,7 @@ class JointRational:
                 lq, l1q = pt.log(pt.clip(a, 1e-12, 1.0)), pt.log(pt.clip(1.0 - a, 1e-12, 1.0))
                 _add_likelihood(pm, pt, cells, lp_l1p, (lq, l1q), None, None, rates, compliance=False)
             else:
-                model.add_coord("param", ["beta", "gamma"])
+                model.add_coord("tier", ["deployment", "training"])
                 model.add_coord("pair", _gap.pair_labels(d.pairs))
                 # the rational model's "query" coordinate is the query ids; the AF part uses it too
                 eta_a = _af_part(pm, cp, _query_map(d.queries, rd.queries)[cq], t, len(d.queries))

@@ -244,6 +244,85 @@ def _gap_section(ctx: Context) -> Section:
     return Section(title, blocks)
 
 
+def _af_labelled(ctx: Context) -> bool:
+    df = ctx.gap_df
+    return "af_reasoning" in df.columns and bool((df["af_reasoning"].notna() & df["complied"].fillna(False)).any())
+
+
+def _joint_judge(ctx: Context) -> dict:
+    """The judge error to correct for: ``judge_error=`` given to the report, else the one a
+    simulated table states (:func:`afdecomp.simulate.stated_judge_error`)."""
+    from ..simulate import stated_judge_error
+    given = ctx.options.get("judge_error")
+    return dict(given) if given else stated_judge_error(ctx.df)
+
+
+@fit("joint_naive")
+def _fit_joint_naive(ctx: Context) -> FitRecord:
+    why = _not_fittable(ctx) or (None if _af_labelled(ctx) else "no complied generation has an AF-reasoning label")
+    if why:
+        return FitRecord("joint_naive", why_not=why)
+    return run_fit("joint_naive", ctx, lambda: ctx.settings.joint().fit(ctx.gap_df))
+
+
+@fit("joint")
+def _fit_joint(ctx: Context) -> FitRecord:
+    judge = _joint_judge(ctx)
+    if not judge:
+        return FitRecord("joint", why_not="no judge error stated (pass judge_error= to the report)")
+    why = _not_fittable(ctx) or (None if _af_labelled(ctx) else "no complied generation has an AF-reasoning label")
+    if why:
+        return FitRecord("joint", why_not=why)
+    return run_fit("joint", ctx, lambda: ctx.settings.joint().fit(ctx.gap_df, judge_error=judge))
+
+
+@section("joint", order=25, needs=("joint_naive", "joint"))
+def _joint_section(ctx: Context) -> Section | None:
+    """Compliance and AF reasoning together (docs/joint.md); absent without AF labels."""
+    if not ("af_reasoning" in ctx.df.columns and ctx.df["af_reasoning"].notna().any()):
+        return None
+    title = "Joint outcome: compliance and alignment-faking reasoning"
+    naive_rec, rec = ctx.need("joint_naive"), ctx.need("joint")
+    if naive_rec.results is None:
+        return Section(title, [Text(f"Not fitted: {naive_rec.why_not}.")])
+    naive = naive_rec.results
+    res = rec.results or naive
+    blocks = [Text("Compliance as in the hierarchical gap model and, given compliance, AF reasoning with its own "
+                   "tier effect and pair/query structure (docs/joint.md). Per model and condition: the gap, "
+                   "P(complied & AF reasoning) per tier and the share of the gap accompanied by AF reasoning, "
+                   "[P(c & AF | training) − P(c & AF | deployment)] / gap, reported only where the gap's interval "
+                   f"excludes 0. Intervals are {CI:.0%} HDIs (the share: equal-tailed).")]
+    if rec.results is None:
+        blocks.append(Text(f"Judge-corrected fit not made: {rec.why_not}; the estimates below take the labels "
+                           "as the truth."))
+    else:
+        blocks.append(Text(f"Corrected estimates: {res.judge_note()}; naive estimates take the judged labels "
+                           "as the truth. The judges are assumed to err independently given the true outcome."))
+    for r in (naive_rec, rec):
+        if r.results is not None:
+            blocks.append(_fit_line(r))
+            blocks.extend(_cautions(r))
+    cols = ["gap", "gap_lo", "gap_hi", "af_rate_training", "af_rate_training_lo", "af_rate_training_hi",
+            "af_rate_deployment", "af_rate_deployment_lo", "af_rate_deployment_hi", "af_share_of_gap",
+            "af_share_of_gap_lo", "af_share_of_gap_hi"]
+    table = res.summary(CI)[["model", "condition"] + cols]
+    if rec.results is not None:
+        nv = naive.summary(CI)
+        for c in ("gap", "af_rate_training", "af_rate_deployment", "af_share_of_gap"):
+            table[c + " (naive)"] = nv[c].to_numpy()
+    blocks.append(Table("joint_outcome", table, "Per model and condition: the gap, the AF-reasoning rate per tier "
+                        "and the AF share of the gap" + (", corrected for judge error, with the naive estimates "
+                                                         "in the last columns." if rec.results is not None else ".")))
+    conds = set(table["condition"])
+    cond = "default" if "default" in conds else sorted(conds)[0]
+    ax = plot.af_bars(res, cond, naive=naive if rec.results is not None else None, ci_prob=CI)
+    blocks.append(Figure("af_bars", ax.figure, f"Each tier's behaviour on the {cond} prompt: refused, complied "
+                         "without AF reasoning, complied with AF reasoning (hatched); error bars: HDIs of the "
+                         "compliance and AF rates" + ("; red dashes: the naive (uncorrected) rates."
+                                                      if rec.results is not None else "."), browse=_UNSTEERED))
+    return Section(title, blocks)
+
+
 @section("rational", order=30, needs=("rational", "gap"))
 def _rational_section(ctx: Context) -> Section:
     title = "Rational-agent model"
