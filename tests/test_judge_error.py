@@ -272,7 +272,6 @@ def test_pointwise_log_likelihood_and_predictive_check_use_the_judged_rate():
     assert (fits["corrected"].ppc()["predicted"] < fits["corrected"].summary()["gap"]).all()
 
 
-@pytest.mark.slow  # a second model to compile and sample (~100 s on a loaded 2-core machine)
 def test_rational_agent_fit_records_the_correction():
     df, _ = _noisy_study()
     je = JudgeError.from_counts(tp=44, fn=7, tn=50, fp=5)
