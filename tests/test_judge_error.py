@@ -286,6 +286,9 @@ def test_rational_agent_fit_records_the_correction():
     assert abs(judge_rows.loc["se_complied", "mean"] - 45 / 53) < 0.05
     assert s.attrs["judge_error"].startswith("judge-corrected") and "judge-corrected" in repr(res)
     assert np.isfinite(res.log_likelihood()["k"].values).all()
+    # the predictive check replicates judged counts: they match the observed (judged) gaps on average
+    ppc = res.ppc()
+    assert abs((ppc["predicted"] - ppc["observed"]).mean()) < 0.03, ppc
 
 
 # ----------------------------------------------------------------------------- coverage (slow)

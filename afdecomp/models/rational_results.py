@@ -21,6 +21,8 @@ from .. import _arviz, theory
 from ..design import Catalog, Variant, Vector
 from ..results import Results
 from ..schema import CONDITIONS
+from ._loglik import observed_log_probs
+from .judge_error import judge_draws
 from .rational import Design, _drivers, build_design, identifiability
 
 MODEL_PARAMS = ("b", "V", "S", "g", "rho", "eta")
@@ -276,7 +278,8 @@ class RationalResults(Results):
 
         For each model × variant × steering condition (and oversight level > 0), the observed
         gap (pooled training rate − pooled deployment rate) against its posterior predictive
-        distribution (binomial replicates of every cell). Columns: condition keys,
+        distribution (binomial replicates of every cell; judged counts for a judge-corrected
+        fit). Columns: condition keys,
         ``observed``, ``predicted`` (mean), ``lo``, ``hi``, ``p_value`` (two-sided tail).
         """
         rng = np.random.default_rng(random_seed)
@@ -284,6 +287,9 @@ class RationalResults(Results):
         D = self.draws("b").shape[0]
         idx = rng.choice(D, size=min(D, max_draws), replace=False)
         p = self._cell_p(idx)
+        jd = judge_draws(self.idata.attrs, self.idata["posterior"])
+        if jd is not None:  # judge-corrected fit: replicate judged counts, comparable with the observed ones
+            p = np.exp(observed_log_probs(self._cell_logit(idx), jd[0][idx, None], jd[1][idx, None])[0])
         n = d.cells["n"].to_numpy()
         k_rep = rng.binomial(n[None, :], p)
         cells = d.cells
