@@ -39,8 +39,19 @@ def _mathml(tex: str, display: str, page: str) -> str:
 _ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|attr|data|obj|exc|const):(<code>)~?")
 
 
+_TOC_MATH = re.compile(r"\\\((.*?)\\\)")
+
+
+def _plain_toc(items) -> None:
+    """Headings with an equation: the table of contents shows its TeX source without delimiters."""
+    for item in items:
+        item.title = _TOC_MATH.sub(lambda m: m[1].strip(), item.title)
+        _plain_toc(item.children)
+
+
 def on_page_content(html_text: str, page, config, files) -> str:  # noqa: ARG001
     where = page.file.src_uri
+    _plain_toc(page.toc)
     html_text = _ROLE.sub(r"\1", html_text)
     html_text = _BLOCK.sub(lambda m: f'<div class="math-display">{_mathml(m[1], "block", where)}</div>',
                            html_text)

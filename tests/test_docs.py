@@ -187,6 +187,8 @@ def test_bad_equation_fails_the_build():
     hooks = _hooks()
 
     class Page:
+        toc = []
+
         class file:  # noqa: N801 - mimics mkdocs' page.file
             src_uri = "x.md"
 
