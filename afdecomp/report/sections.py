@@ -249,12 +249,26 @@ def _af_labelled(ctx: Context) -> bool:
     return "af_reasoning" in df.columns and bool((df["af_reasoning"].notna() & df["complied"].fillna(False)).any())
 
 
+#: The label each judge task of a validation corrects.
+_TASK_LABEL = {"compliance": "complied", "af_reasoning": "af_reasoning"}
+
+
 def _joint_judge(ctx: Context) -> dict:
-    """The judge error to correct for: ``judge_error=`` given to the report, else the one a
-    simulated table states (:func:`afdecomp.simulate.stated_judge_error`)."""
+    """The judge error to correct for: ``judge_error=`` given to the report; else the judge
+    validations given (``--judge-validation``) of the compliance and AF-reasoning tasks, whose
+    confusion counts become Beta priors on se and sp; else the one a simulated table states
+    (:func:`afdecomp.simulate.stated_judge_error`)."""
+    from ..models.judge_error import JudgeError
     from ..simulate import stated_judge_error
     given = ctx.options.get("judge_error")
-    return dict(given) if given else stated_judge_error(ctx.df)
+    if given:
+        return dict(given)
+    out = {}
+    for v in ctx.options.get("validations") or []:
+        label = _TASK_LABEL.get(str(v.info.get("task")))
+        if label is not None:
+            out[label] = JudgeError.from_validation(v)
+    return out or stated_judge_error(ctx.df)
 
 
 @fit("joint_naive")
@@ -298,9 +312,9 @@ def _joint_section(ctx: Context) -> Section | None:
     else:
         blocks.append(Text(f"Corrected estimates: {res.judge_note()}; naive estimates take the judged labels "
                            "as the truth. The judges are assumed to err independently given the true outcome."))
-    for r in (naive_rec, rec):
+    for r, what in ((naive_rec, "Naive fit"), (rec, "Corrected fit")):
         if r.results is not None:
-            blocks.append(_fit_line(r))
+            blocks.append(Text(f"{what}: " + _fit_line(r).markdown))
             blocks.extend(_cautions(r))
     cols = ["gap", "gap_lo", "gap_hi", "af_rate_training", "af_rate_training_lo", "af_rate_training_hi",
             "af_rate_deployment", "af_rate_deployment_lo", "af_rate_deployment_hi", "af_share_of_gap",
