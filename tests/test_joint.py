@@ -214,3 +214,15 @@ def test_judged_pattern_probabilities_match_enumeration():
     assert np.allclose(np.exp(la), obs[(1, 1)] / pc_obs) and np.allclose(np.exp(ln), obs[(1, 0)] / pc_obs)
     la, ln, lc, lnc = _af_log_probs(np.log(p), np.log1p(-p), np.log(a), np.log1p(-a), 1.0, 1.0, 1.0, 1.0, np)
     assert np.allclose(la, np.log(a)) and np.allclose(ln, np.log1p(-a)) and np.allclose(lc, np.log(p))
+
+
+def test_theory_link_fits_with_judge_error_and_gives_the_same_tables(small_fits):
+    """A smoke test of JointRational with both judges (30 draws: shapes, not values)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = JointRational(af_link=True, draws=30, tune=30, chains=1, random_seed=0).fit(
+            small_fits[0], judge_error={"complied": JE, "af_reasoning": JE})
+    s = res.summary()
+    assert list(s.columns[:len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS and len(s) == 3
+    assert res.name == "rational + AF link" and "complied" in s["judge"].iloc[0]
+    assert np.isfinite(res.log_likelihood()["k"].values).all()

@@ -51,9 +51,9 @@ label still inform compliance). Without judge error it is the product of the two
 :mod:`afdecomp.models.rational` for compliance, where AF reasoning is *what goal guarding
 produces*: each decision is a logistic draw ``ΔU + ε > 0`` and a compliance shows AF reasoning
 when the goal-guarding motive ``G = ΔU − ΔU|_{g=0}`` was pivotal (without it the model would
-have refused), plus a per-model background rate ε_m::
+have refused), plus a background rate ε shared by all models::
 
-    a = ε_m + (1 − ε_m)·[1 − σ(ΔU − G)/σ(ΔU)],   logit ε_m ~ N(μ_ε, σ_ε)
+    a = ε + (1 − ε)·[1 − σ(ΔU − G)/σ(ΔU)],   logit ε ~ N(−3, 1.5)
 
 Values and sycophancy then produce compliance without AF reasoning. ``JointRational(af_link=False)``
 is the same compliance model with the free AF logit above; the two are compared by PSIS-LOO on
@@ -542,8 +542,10 @@ class JointRational:
     """The rational-agent model of compliance with AF reasoning, linked to goal guarding or free.
 
     ``af_link=True``: AF reasoning is what the goal-guarding motive produces (module docstring;
-    a compliance shows AF reasoning when goal guarding was pivotal, plus a per-model background
-    rate). ``af_link=False``: the same compliance model with the free AF logit of
+    a compliance shows AF reasoning when goal guarding was pivotal, plus a shared background
+    rate). With ``judge_error=`` the compliance judge enters the rational model's likelihood
+    (:meth:`afdecomp.RationalAgent.build`) and both judges the AF likelihood, as in
+    :class:`JointOutcome`. ``af_link=False``: the same compliance model with the free AF logit of
     :class:`JointOutcome`. Fit both to the same data and compare with
     ``linked.compare(free)`` (PSIS-LOO over the cells' joint log-likelihood).
 
