@@ -53,6 +53,19 @@ def interval_prob(ci_prob: float | None, hdi_prob: float | None, default: float 
     return prob
 
 
+def meets_thresholds(idata, names: list[str]) -> tuple[bool, float]:
+    """Whether the draws of ``names`` meet R-hat <= :data:`RHAT_MAX` and bulk and tail ESS >=
+    :data:`ESS_MIN` (the thresholds of :meth:`Results.check`; divergences are not a matter of
+    more draws and are not tested here), and the smallest bulk or tail ESS."""
+    names = [n for n in names if n in idata["posterior"]]
+    if not names:
+        return True, float("inf")
+    d = _arviz.diagnostics(idata, names)
+    d = d[d["r_hat"].notna()]  # constant elements (a correlation matrix's diagonal)
+    ess = float(d[["ess_bulk", "ess_tail"]].min().min())
+    return bool(d["r_hat"].max() <= RHAT_MAX and ess >= ESS_MIN), ess
+
+
 class ConvergenceWarning(UserWarning):
     """The sampler did not converge well enough: R-hat, ESS or divergences out of bounds."""
 

@@ -173,3 +173,10 @@ def test_reparameterised_prior_is_the_model_prior():
     np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=0.05)
     assert np.abs(z.mean(axis=0)).max() < 0.06
     assert abs(np.corrcoef(z[:, 0], mu[:, d.pair_setting[0], 0])[0, 1]) < 0.05
+
+
+def test_sampler_extends_toward_the_checks_threshold():
+    """The ESS the sampler adds chains toward is the one the convergence check demands."""
+    from afdecomp.models._sampling import ESS_TARGET
+    from afdecomp.results import ESS_MIN
+    assert ESS_TARGET == ESS_MIN

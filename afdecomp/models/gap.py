@@ -402,6 +402,11 @@ class ComplianceGap:
     progress : bool, optional
         Show sampling progress; default: on a terminal, or for a fit of >= 1,000 cells.
     target_accept : float, default 0.9
+    max_chains : int, optional
+        When the first ``chains`` chains miss the convergence thresholds (R-hat <= 1.01, bulk and
+        tail ESS >= 400), batches of ``chains`` more independent chains are added until they are
+        met or the fit has ``max_chains`` chains (default ``3 × chains``; ``chains`` turns it
+        off). ``idata.attrs["batches"]`` says how many were run.
 
     Examples
     --------
@@ -411,7 +416,7 @@ class ComplianceGap:
 
     def __init__(self, draws: int = 1000, tune: int = 1000, chains: int = 4, random_seed: int | None = None,
                  sampler: str = "auto", hdi_prob: float = 0.94, progress: bool | None = None,
-                 target_accept: float = 0.9, label: str = "complied"):
+                 target_accept: float = 0.9, label: str = "complied", max_chains: int | None = None):
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
         if not 0 < hdi_prob < 1:
@@ -423,11 +428,15 @@ class ComplianceGap:
         self.progress = progress
         self.target_accept = target_accept
         self.label = label
+        self.max_chains = max_chains
 
     def _sample(self, model, progress: bool, n_cells: int):
+        from ..results import CHECKED, meets_thresholds
+        names = list(CHECKED) + [f"{x}_{self.label}" for x in ("se", "sp")]
         idata = sample(model, draws=self.draws, tune=self.tune, chains=self.chains,
                        random_seed=self.random_seed, sampler=self.sampler,
-                       target_accept=self.target_accept, progress=progress, n_cells=n_cells)
+                       target_accept=self.target_accept, progress=progress, n_cells=n_cells,
+                       converged=lambda idata: meets_thresholds(idata, names), max_chains=self.max_chains)
         return idata, idata.attrs["sampler"]
 
     def fit(self, data: pd.DataFrame, judge_error: dict | None = None) -> GapResults:
@@ -457,7 +466,7 @@ class ComplianceGap:
         idata = attach(idata, d, hdi_prob=self.hdi_prob, seed_table=seed, random_seed=self.random_seed,
                        attrs={"sampler": sampler, "sampling_seconds": seconds, "draws": self.draws,
                               "judge_error": judge_attrs(judge),
-                              "tune": self.tune, "chains": self.chains, "label": self.label,
+                              "tune": self.tune, "chains": idata.attrs["chains"], "label": self.label,
                               "levels": "+".join(["setting"] + ["model"] * st.model_level + ["pair"] * st.pair_level)})
         return GapResults(idata)
 
