@@ -83,6 +83,16 @@ class Catalog:
     """Prompt variants (name -> :class:`Variant`) and steering vectors (name -> :class:`Vector`).
 
     Vector names ``random-<seed>`` (and ``random``) are random-direction controls unless declared.
+
+    Parameters
+    ----------
+    variants : dict of str to Variant, default {}
+        The prompt variants by name, each with its cues (values, goal_guarding, sycophancy,
+        stakes). Usually built by :func:`afdecomp.default_catalog` or
+        :func:`afdecomp.load_catalog` rather than by hand.
+    vectors : dict of str to Vector, default {}
+        The steering vectors by name, each with the driver it targets. Names not listed here
+        but spelled ``random``, ``random-<seed>`` or ``random_<seed>`` are random controls.
     """
 
     variants: dict[str, Variant] = field(default_factory=dict)

@@ -437,13 +437,20 @@ class PairGaps:
 class GapResults(Results):
     """Posterior of the hierarchical compliance-gap model (:class:`afdecomp.ComplianceGap`).
 
-    Attributes
+    :meth:`afdecomp.ComplianceGap.fit` and :func:`afdecomp.load_results`
+    build it. ``idata`` and ``catalog`` are kept as the attributes of the same name.
+
+    Parameters
     ----------
     idata : xarray.DataTree
         Groups ``posterior`` (parameters and, per pair, ``rate_training``, ``rate_deployment``
         and ``gap``), ``posterior_predictive`` (replicated pooled gap ``gap_rep``),
         ``observed_data`` (``k`` per cell), ``constant_data`` (the design) and ``sample_stats``.
-    catalog : Catalog
+    check : bool, default True
+        Test convergence at once (:meth:`check`: R-hat, bulk and tail ESS, divergences) and warn
+        with a :class:`ConvergenceWarning` naming what failed. :meth:`from_idata` (a fit read
+        back from a file) passes False.
+    catalog : Catalog, optional
         Says which cues each variant carries, for :meth:`gap_draws` with a cue dict (default:
         :func:`afdecomp.default_catalog`; set it for variants of your own).
     """

@@ -82,7 +82,16 @@ class Problem:
 
 
 class SchemaError(ValueError):
-    """A table does not follow the schema. ``.problems`` lists every problem found."""
+    """A table does not follow the schema. ``.problems`` lists every problem found.
+
+    Parameters
+    ----------
+    problems : list of Problem
+        Every problem found: column, message, number of rows and examples (kept as
+        ``.problems``); the message lists them all.
+    where : str, default "table"
+        What was checked, for the message's first line (e.g. a file name).
+    """
 
     def __init__(self, problems: list[Problem], where: str = "table"):
         self.problems = list(problems)

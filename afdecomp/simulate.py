@@ -39,7 +39,36 @@ PUBLISHED_VARIANTS = ("default", "cut-scratchpad-concealment", "cut-tier-trainin
 
 @dataclass
 class Truth:
-    """The known truth behind a simulated table."""
+    """The known truth behind a simulated table.
+
+    :func:`afdecomp.simulate` returns it next to the table; each parameter is kept as the
+    attribute of the same name.
+
+    Parameters
+    ----------
+    params : DataFrame
+        One row per model (index ``model``): the drawn or given ``b``, ``V``, ``S``, ``g``,
+        ``rho``, ``eta``, ``lambda_<vector>`` and covariates ``x_<name>``.
+    query_effects : Series
+        The query difficulty ``u_q``, indexed by ``query_id``.
+    gaps : DataFrame
+        The true rates per model and condition (variant, steering, oversight level):
+        ``rate_training``, ``rate_deployment``, ``gap`` (averaged over the queries the model
+        saw) and, with AF reasoning simulated, ``af_rate_training``, ``af_rate_deployment``,
+        ``af_share_of_gap``.
+    population : dict, default {}
+        The population parameters used (:data:`POPULATION` with the overrides given).
+    catalog : Catalog, default the built-in catalog
+        The catalog the variants and vectors were read from.
+    seed : int, optional
+        The seed of the draw.
+    labels : DataFrame, optional
+        The true labels behind a judged table (``complied`` and, when simulated,
+        ``af_reasoning``), aligned with the table's rows; None when no judge error was applied
+        (the table's labels are the truth).
+    judge : dict, default {}
+        The judge errors the table's labels were passed through (label -> JudgeError).
+    """
 
     params: pd.DataFrame            # one row per model: b, V, S, g, rho, eta, lambda_<vector>, x_*
     query_effects: pd.Series        # u_q, indexed by query_id
@@ -125,12 +154,18 @@ def simulate(n_models: int = 6, n_queries=50, n_samples=5, variants=("default",)
     oversight : sequence of float, optional
         Graded oversight levels in [0, 1] (default: 0 and 1, i.e. deployment and training).
         Level 0 is ``condition="deployment"``, any level > 0 ``"training"``.
+    scenario : str, default "default"
+        Written to the table's ``scenario`` column and to ``truth.gaps``; a label only, it does
+        not change what is drawn.
     params : DataFrame, optional
         Per-model parameters overriding the drawn ones (index = model names or 0..n-1,
         columns among b, V, S, g, rho, eta, lambda_<vector>).
     population, covariates : dict, optional
         Override :data:`POPULATION`; covariate name -> θ on log V.
-    seed : int
+    catalog : Catalog, optional
+        Where the variants' cues and the steering vectors' drivers are looked up (default:
+        :func:`afdecomp.default_catalog`); every variant and vector named must be in it.
+    seed : int, default 0
         Everything is a deterministic function of the arguments and the seed.
     af_reasoning : {"goal-guarding"} or float, optional
         Also emit the ``af_reasoning`` label. ``"goal-guarding"`` (the theory's link): each

@@ -99,6 +99,19 @@ class CellGapResults(Protocol):
 class Decomposition:
     """Shapley shares of each model's gap, per posterior draw.
 
+    :func:`afdecomp.decompose` builds it from a fit; the shares are computed here from the
+    coalition gaps. The parameters are kept as the attributes of the same name.
+
+    Parameters
+    ----------
+    coalition_gaps : xarray.DataArray
+        Dims ``("draw", "model", "coalition")``: G(S) for every subset S of the drivers, the
+        coalition labelled ``"∅"`` or the drivers joined by ``+`` (``"values+sycophancy"``).
+    cues : dict of str to float
+        The reference prompt's cues.
+    source : str
+        ``"rational"`` or ``"reduced-form"``: which kind of fit the gaps came from.
+
     Attributes
     ----------
     shares : xarray.DataArray
@@ -106,12 +119,6 @@ class Decomposition:
         remainder (= G(∅)).
     gap : xarray.DataArray
         Dims ``("draw", "model")``: the predicted gap under the reference cues, G(D).
-    coalition_gaps : xarray.DataArray
-        Dims ``("draw", "model", "coalition")``: G(S) for every subset S of the drivers.
-    cues : dict
-        The reference prompt's cues.
-    source : str
-        ``"rational"`` or ``"reduced-form"``.
     """
 
     def __init__(self, coalition_gaps: xr.DataArray, cues: dict[str, float], source: str):

@@ -31,7 +31,10 @@ KEYS = ["model", "steer_vector", "steer_layer", "steer_coef"]
 class SteeringAnalysis:
     """Dose-response of steering, from data and from a fitted rational-agent model.
 
-    Attributes
+    :func:`afdecomp.steering_analysis` builds it; each parameter is kept as the attribute of the
+    same name (``ci_prob`` repeats ``hdi_prob``).
+
+    Parameters
     ----------
     data : DataFrame
         ``model``, ``steer_vector``, ``driver``, ``steer_layer``, ``steer_coef``, ``quantity``
@@ -46,7 +49,9 @@ class SteeringAnalysis:
         (matched random control minus unsteered), ``specific`` (= effect − control_effect),
         ``specific_lo``, ``specific_hi``, ``control`` (which control conditions were matched).
     variant : str
+        The prompt variant the steering sweep was run on.
     hdi_prob : float
+        The probability of the intervals (``lo``/``hi``, ``specific_lo``/``specific_hi``).
     """
 
     def __init__(self, data, curves, specific, variant, hdi_prob):
@@ -91,6 +96,10 @@ def steering_analysis(df: pd.DataFrame, results=None, *, variant: str = "default
     catalog : Catalog, optional
         Says which vectors are random-direction controls (default: the results' catalog, else
         :func:`afdecomp.default_catalog`; ``random-*`` names are controls).
+    random_seed : int or numpy Generator seed, default 0
+        Seed of the query bootstrap (the data intervals); the model side draws nothing random.
+    hdi_prob : float, optional
+        The older name of ``ci_prob``; passing both with different values is an error.
 
     Returns
     -------

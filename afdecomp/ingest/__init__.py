@@ -58,7 +58,42 @@ class FileReport:
 
 @dataclass
 class LoadReport:
-    """What ``load_logs`` read, kept, set aside and could not label."""
+    """What ``load_logs`` read, kept, set aside and could not label.
+
+    :func:`afdecomp.load_logs` builds it (``return_report=True``); ``str(report)`` is a
+    summary for people, :meth:`to_frame` one row per file. Each parameter is kept as the
+    attribute of the same name.
+
+    Parameters
+    ----------
+    files : list of FileReport, default []
+        One entry per file read: its path, the reader's name, rows kept, records set aside and
+        the reader's notes.
+    skipped : list of str, default []
+        Files in a directory given that no reader reads.
+    rows : int, default 0
+        Rows in the returned table (after dropping duplicates).
+    bad : list of BadRecord, default []
+        The records set aside: malformed ones and, with ``on_error="quarantine"``, the dropped
+        duplicates.
+    duplicates : int, default 0
+        Rows dropped because an earlier (``keep="first"``) or later row had the same
+        ``record_id``.
+    duplicates_conflicting : int, default 0
+        How many of those dropped duplicates had a ``complied`` label different from the kept row.
+    keep : {"first", "last"}, default "first"
+        Which duplicate was kept, in sorted path order.
+    superseded : list of str, default []
+        Files every row of which was a dropped duplicate.
+    quarantine : str, optional
+        Where the set-aside records were written (None: nothing written).
+    na_labels : dict, default {}
+        Label column -> number of rows with a missing (NA) label (``complied``).
+    models : int, default 0
+        Number of distinct models in the table.
+    conditions : dict, default {}
+        Condition (``training`` / ``deployment``) -> number of rows.
+    """
 
     files: list[FileReport] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files in a directory no reader reads

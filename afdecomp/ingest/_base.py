@@ -37,7 +37,18 @@ class BadRecord:
 
 
 class LogFormatError(ValueError):
-    """Malformed input. The message names file, line and field of each bad record (first 10)."""
+    """Malformed input. The message names file, line and field of each bad record (first 10).
+
+    Parameters
+    ----------
+    bad : list of BadRecord
+        The records that could not be read (kept as ``.bad``).
+    hint : str, default ""
+        A note added to the message's first line, e.g. ``"no valid records at all"``.
+    quarantine : str or Path, optional
+        The file the bad records were written to (kept as ``.quarantine``, a str); the message
+        then says so instead of suggesting ``on_error='quarantine'``.
+    """
 
     def __init__(self, bad: list[BadRecord], hint: str = "", quarantine=None):
         self.bad = list(bad)

@@ -113,10 +113,17 @@ def label(df, task: str | Path | Task, judge: str | Judge, *, votes: int = 20,
         ``votes``: ``votes`` sampled answers at ``temperature``, score = share of the positive
         answer among the parsed ones. ``logprob``: one call per record with the task's direct
         (one-word) prompt, score = P(positive answer) normalised over the choices.
+    temperature : float, default 1.0
+        Sampling temperature of the votes (``scoring="votes"``; log-prob scoring does not
+        sample). It is stored with each vote, and a store holding votes of this task and judge
+        asked at another temperature or ``max_tokens`` is refused rather than mixed.
     max_tokens : int, optional
         Judge answer length (default: the task's ``max_tokens``).
-    threshold : float
+    threshold : float, default 0.5
         ``label = score >= threshold``.
+    base_url : str, optional
+        For an ``openai/...`` judge given by name: the server's ``.../v1`` URL (default:
+        ``OPENAI_BASE_URL`` or the OpenAI API). An error with a judge object.
     only_missing : bool, optional
         Skip records whose ``task.column`` is already set (default: the task's setting; true for
         ``compliance``, whose decision tags are the first source).
@@ -124,6 +131,10 @@ def label(df, task: str | Path | Task, judge: str | Judge, *, votes: int = 20,
         Ask failed votes (engine error or unparseable answer) of earlier runs again.
     progress : bool
         Show a progress bar (stderr).
+    **judge_options
+        Engine options for a judge given by name (:func:`~afdecomp.label.judges.load_judge`:
+        ``batch_size``, ``device``, ``dtype`` for hf; ``concurrency``, ``timeout``,
+        ``max_retries``, ``api_key_env`` for openai). An error with a judge object.
 
     Returns
     -------

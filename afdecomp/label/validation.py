@@ -231,7 +231,9 @@ def _calibration(score: np.ndarray, truth: np.ndarray, n_bins: int, ci_prob: flo
 class JudgeValidation:
     """A judge's scores against human labels (build with :func:`validate_judge`).
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     metrics : dict
         The numbers (see :meth:`summary`).
@@ -244,17 +246,18 @@ class JudgeValidation:
     roc, pr : DataFrame
         The judge's ROC (``fpr``, ``tpr``, ``threshold``) and precision-recall curve
         (``precision``, ``recall``, ``threshold``) on the scored items.
-    calibration : DataFrame or None
+    calibration : DataFrame, optional
         Per score bin: ``bin_lo``, ``bin_hi`` (bins are (lo, hi], the first [0, hi]), ``n``,
         ``n_positive``, ``mean_score``, ``frac_positive`` and its Wilson interval
         ``frac_lo``/``frac_hi``. None when scores leave [0, 1].
-    by_votes : DataFrame or None
+    by_votes : DataFrame, optional
         ``k``, ``auroc``, ``auroc_lo``, ``auroc_hi``, ``n_subsets``, ``n_scored``: AUROC of the
-        yes-fraction of k votes, averaged over random subsets of each item's votes.
-    baseline : DataFrame or None
+        yes-fraction of k votes, averaged over random subsets of each item's votes. None
+        without per-vote answers.
+    baseline : DataFrame, optional
         One row per baseline: ``name``, ``description``, ``auroc``, ``auroc_lo``, ``auroc_hi``,
-        ``n``.
-    baseline_roc : DataFrame or None
+        ``n``. None when no texts were given.
+    baseline_roc : DataFrame, optional
         The baselines' ROC curves (``baseline``, ``fpr``, ``tpr``, ``threshold``).
     """
 

@@ -402,6 +402,9 @@ class ComplianceGap:
     progress : bool, optional
         Show sampling progress; default: on a terminal, or for a fit of >= 1,000 cells.
     target_accept : float, default 0.9
+    label : str, default "complied"
+        The boolean column of the tidy table whose rate and gap are fitted (``"af_reasoning"``,
+        ``"partial"``, ... work too); ``fit``'s ``judge_error`` must be keyed by it.
     max_chains : int, optional
         When the first ``chains`` chains miss the convergence thresholds (R-hat <= 1.01, bulk and
         tail ESS >= 400), batches of ``chains`` more independent chains are added until they are

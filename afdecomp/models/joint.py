@@ -360,6 +360,16 @@ class JointResults(Results):
     ``rate_deployment``, ``gap``, ``af_rate_training``, ``af_rate_deployment``, ``af_gap`` and
     ``af_share_of_gap``; ``constant_data`` the cells (``cell_*``) and condition keys;
     ``attrs["judge_error"]`` the judge correction applied (absent: none).
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        The fit's posterior with those groups (kept as ``.idata``);
+        :meth:`afdecomp.JointOutcome.fit` builds it.
+    check : bool, default True
+        Test convergence at once (:meth:`check`: R-hat, bulk and tail ESS, divergences) and warn
+        with a :class:`ConvergenceWarning` naming what failed. :meth:`from_idata` (a fit read
+        back from a file) passes False.
     """
 
     kind = "JointOutcome"

@@ -34,18 +34,28 @@ CONDITION = ["model", "scenario", "variant", "steer_vector", "steer_layer", "ste
 class RationalResults(Results):
     """A fitted :class:`~afdecomp.RationalAgent`.
 
-    Attributes
+    :meth:`afdecomp.RationalAgent.fit` and :func:`afdecomp.load_results`
+    build it; each parameter but ``check`` is kept as the attribute of the same name.
+
+    Parameters
     ----------
     idata : xarray.DataTree
         Posterior, sample stats, the pointwise log-likelihood and the design (group ``design``).
-    design : Design
-        The cells and index arrays the model was fitted on.
-    catalog : Catalog
-        The driver catalog of the fit.
-    identifiability : DataFrame
-        What the design identifies (:func:`afdecomp.identifiability`).
-    goal_guarding : bool
-        Whether the model has the goal-guarding term.
+    design : Design, optional
+        The cells and index arrays the model was fitted on; it is then stored in ``idata``
+        (with ``catalog`` and ``goal_guarding``). None: all three are read back from ``idata``
+        (a fit loaded from a file).
+    catalog : Catalog, optional
+        The driver catalog of the fit; required with ``design``.
+    identifiability : DataFrame, optional
+        What the design identifies (:func:`afdecomp.identifiability`); None: computed from the
+        design when first asked for.
+    goal_guarding : bool, optional
+        Whether the model has the goal-guarding term (default True when ``design`` is given).
+    check : bool, default True
+        Test convergence at once (:meth:`check`: R-hat, bulk and tail ESS, divergences) and warn
+        with a :class:`ConvergenceWarning` naming what failed. :meth:`from_idata` (a fit read
+        back from a file) passes False.
     """
 
     kind = "RationalAgent"
