@@ -16,8 +16,22 @@ def decomposition(dec, *, ax=None, ci_prob: float | None = None, hdi_prob: float
     Bars are the posterior-mean Shapley shares, stacked (positive shares to the right of 0,
     negative ones to the left); each share's ``hdi_prob`` HDI is a whisker drawn at the end of
     its segment (slightly offset vertically per driver); the black diamond is the model's
-    total predicted gap with its HDI. Takes a :class:`~afdecomp.Decomposition`; ``ci_prob``
-    (``hdi_prob``) sets the HDIs, 94% by default.
+    total predicted gap with its HDI.
+
+    Parameters
+    ----------
+    dec : Decomposition
+        The Shapley decomposition of a fit (:func:`afdecomp.decompose`).
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    ci_prob : float, optional
+        Probability of the HDIs (default 0.94).
+    hdi_prob : float, optional
+        The older name of ``ci_prob``; passing both with different values is an error.
+
+    Returns
+    -------
+    matplotlib Axes
     """
     hdi_prob = ci_prob_of(ci_prob, hdi_prob)
     from ..models.decomposition import PARTS
@@ -69,8 +83,12 @@ def ablation_forest(contrasts: pd.DataFrame, af_rates: pd.DataFrame | None = Non
         leaves the right panel with a note saying so.
     axes : pair of Axes, optional
         Where to draw; by default a new figure with two panels sharing the variant axis.
+    reference : str, default "default"
+        The variant drawn first (top row); the others follow in alphabetical order.
     ci_prob : float, optional
         The level the contrasts' intervals were computed at (labels only; default 0.94).
+    hdi_prob : float, optional
+        The older name of ``ci_prob``; passing both with different values is an error.
 
     Returns
     -------

@@ -142,8 +142,11 @@ def steering_layers(sa, vector: str, *, models=None, axes=None):
     Parameters
     ----------
     sa : SteeringAnalysis
+        Output of :func:`afdecomp.steering_analysis` (its ``data``: query-bootstrap intervals).
     vector : str
         The steering vector to show.
+    models : list of str, optional
+        The models (rows), in this order (default: all, sorted).
     axes : 2-D array of Axes, optional
         Shape (models, 2).
 
@@ -208,10 +211,12 @@ def outcomes(df: pd.DataFrame, *, variant: str = "default", by: str = "model", a
     ----------
     df : DataFrame
         The tidy table (``complied``, optionally ``partial``).
-    variant : str
+    variant : str, default "default"
         The prompt variant (one the table does not hold is an error naming those it does).
-    by : str
-        The column of the bar groups (default ``model``).
+    by : str, default "model"
+        The column of the bar groups.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
 
     Returns
     -------

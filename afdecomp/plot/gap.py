@@ -25,10 +25,12 @@ def gaps(res, *, ax=None, axes=None, variants=None, ci_prob: float | None = None
     axes : pair of Axes, optional
         Rates on the first, gaps on the second. With neither ``ax`` nor ``axes``: a new figure
         with both panels. (A pair given as ``ax`` is read as ``axes``.)
-    ci_prob : float, optional
-        HDI probability (``hdi_prob`` is the older name); default: the fit's (0.94).
     variants : list of str, optional
         Variants to show, in this order (default: all, ``default`` first).
+    ci_prob : float, optional
+        HDI probability (``hdi_prob`` is the older name); default: the fit's (0.94).
+    hdi_prob : float, optional
+        The older name of ``ci_prob``; passing both with different values is an error.
 
     Returns
     -------
@@ -101,6 +103,21 @@ def ppc(res, *, ax=None, ci_prob: float | None = None, hdi_prob: float | None = 
     training minus deployment), y the mean replicated gap with its HDI. Points should scatter
     around the diagonal, with about ``ci_prob`` of the intervals crossing it (default: the
     fit's HDI probability, 0.94).
+
+    Parameters
+    ----------
+    res : GapResults
+        A fitted :class:`afdecomp.ComplianceGap` (its :meth:`~afdecomp.GapResults.ppc` table).
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    ci_prob : float, optional
+        HDI probability of the replicated gaps; default: the fit's (0.94).
+    hdi_prob : float, optional
+        The older name of ``ci_prob``; passing both with different values is an error.
+
+    Returns
+    -------
+    matplotlib Axes
     """
     prob = ci_prob_of(ci_prob, hdi_prob, default=res.hdi_prob)
     t = res.ppc(prob)

@@ -20,11 +20,14 @@ def af_bars(res, condition: str = "default", *, ax=None, naive=None, ci_prob: fl
         The condition shown (its label in ``res.summary()["condition"]``: the variant, plus
         the steering when steered).
     ax : Axes, optional
+        Where to draw (default: a new figure).
     naive : JointResults, optional
         An uncorrected fit of the same data: its compliance and AF rates are marked on the bars
-        (grey ticks), to show what the judge correction changed.
+        (red dashed lines), to show what the judge correction changed.
     ci_prob : float, optional
         Interval probability (default the fit's, 0.94).
+    hdi_prob : float, optional
+        The older name of ``ci_prob``; passing both with different values is an error.
 
     Returns
     -------

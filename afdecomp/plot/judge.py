@@ -36,7 +36,19 @@ def _note(ax, text: str):
 def roc(val, ax=None):
     """ROC curve of the judge (AUROC and its interval in the legend), the lexical baselines' curves,
     the chance diagonal and the operating point at the threshold. Points of the curve are joined
-    by straight lines (tied scores give a diagonal segment, as the AUROC counts ties 1/2)."""
+    by straight lines (tied scores give a diagonal segment, as the AUROC counts ties 1/2).
+
+    Parameters
+    ----------
+    val : JudgeValidation
+        A judge validation (:func:`afdecomp.validate_judge`).
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _axes(ax, (5.2, 5.0))
     m, pct = val.metrics, _pct(val)
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="-", label="chance (AUROC 0.5)")
@@ -64,7 +76,19 @@ def roc(val, ax=None):
 def calibration(val, ax=None):
     """Reliability diagram: the fraction of positives per score bin (Wilson interval) against the
     bin's mean score, the diagonal of perfect calibration, and the number of items per bin (bars,
-    right axis)."""
+    right axis). Scores outside [0, 1] have no calibration table: the panel says so.
+
+    Parameters
+    ----------
+    val : JudgeValidation
+        A judge validation (:func:`afdecomp.validate_judge`).
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _axes(ax, (5.4, 4.6))
     t = val.calibration
     if t is None:
@@ -103,7 +127,20 @@ def calibration(val, ax=None):
 
 def auroc_by_votes(val, ax=None):
     """AUROC of the yes-fraction of k votes against k, with its bootstrap interval, next to the
-    lexical baseline (line and band) and chance: how many votes are worth paying for."""
+    lexical baseline (line and band) and chance: how many votes are worth paying for.
+
+    Parameters
+    ----------
+    val : JudgeValidation
+        A judge validation (:func:`afdecomp.validate_judge`) made with ``votes=``;
+        without per-vote answers the panel says so.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _axes(ax, (6.0, 4.2))
     b, pct = val.by_votes, _pct(val)
     ax.axhline(0.5, color="0.7", lw=0.8, label="chance")

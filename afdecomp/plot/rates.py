@@ -32,8 +32,16 @@ def seed_gaps(table: pd.DataFrame, *, ax=None, variants=None, se_mult: float = 1
     table : DataFrame
         Output of :func:`afdecomp.seed_sem_gap`. Steered conditions are left out (see
         ``afdecomp.plot.steering`` for those).
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
     variants : list of str, optional
         Variants to show, in this order (default: all, ``default`` first).
+    se_mult : float, default 1.0
+        Half-width of each error bar in standard errors of the mean over seeds (e.g. 1.96).
+
+    Returns
+    -------
+    matplotlib Axes
     """
     t = _row_per_model(_unsteered(table))
     models = sorted(t["model"].unique())
@@ -68,8 +76,14 @@ def rates(table: pd.DataFrame, *, ax=None, variant: str = "default"):
     table : DataFrame
         Output of :func:`afdecomp.rates` (``rate``, ``lo``, ``hi`` per condition and tier); the
         figure draws those numbers, one variant, unsteered, a row per model × scenario.
-    variant : str
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    variant : str, default "default"
         The prompt variant to show; one the table does not hold is an error naming those it does.
+
+    Returns
+    -------
+    matplotlib Axes
     """
     t = _unsteered(table)
     known = sorted(t["variant"].astype(str).unique(), key=lambda v: (v != "default", v))

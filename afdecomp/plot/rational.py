@@ -17,6 +17,29 @@ def gap_vs_values(res, *, ax=None, variant: str = "default", v_max: float | None
     model's posterior median V with its ``ci_prob`` interval (``ci_kind`` HDI or
     equal-tailed; 94% HDI by default). With g < 1 the gap rises and
     then falls as both tiers' compliance goes to zero; with g > 1 it keeps growing.
+
+    Parameters
+    ----------
+    res : RationalResults
+        A fitted :class:`afdecomp.RationalAgent`.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    variant : str or dict, default "default"
+        The prompt whose cues the curves use: a variant of the fit's catalog or a partial cue
+        dict (omitted cues: 1).
+    v_max : float, optional
+        Right end of the V axis (default: the larger of 4 and 1.5 × the 97% quantile of the
+        posterior V draws).
+    ci_prob : float, optional
+        Probability of the interval of each model's V (default 0.94).
+    ci_kind : {"hdi", "eti"}, default "hdi"
+        Highest-density or equal-tailed interval.
+    hdi_prob : float, optional
+        The older name of ``ci_prob``; passing both with different values is an error.
+
+    Returns
+    -------
+    matplotlib Axes
     """
     from ..theory import gap as theory_gap
 
@@ -53,7 +76,26 @@ def gap_vs_values(res, *, ax=None, variant: str = "default", v_max: float | None
 
 def rational_params(res, *, ax=None, parameters=("V", "S", "g"), ci_prob: float | None = None,
                     hdi_prob: float | None = None):
-    """Forest plot of the rational-agent parameters per model (posterior mean and ``ci_prob`` HDI)."""
+    """Forest plot of the rational-agent parameters per model (posterior mean and ``ci_prob`` HDI).
+
+    Parameters
+    ----------
+    res : RationalResults
+        A fitted :class:`afdecomp.RationalAgent`.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    parameters : sequence of str, default ("V", "S", "g")
+        Which per-model parameters to show (rows of ``res.summary()``: ``b``, ``V``, ``S``,
+        ``g``, ``rho``, ``eta``, ``lambda_<vector>``), one marker colour each.
+    ci_prob : float, optional
+        Probability of the HDIs (default 0.94).
+    hdi_prob : float, optional
+        The older name of ``ci_prob``; passing both with different values is an error.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     prob = ci_prob_of(ci_prob, hdi_prob)
     s = res.summary(hdi_prob=prob)
     s = s[s["parameter"].isin(parameters)]
@@ -91,6 +133,31 @@ def gap_vs_covariate(res, df: pd.DataFrame, covariate: str, *, ax=None, variant:
     uncertainty of each gap and the scatter between models). The points' intervals are
     ``ci_prob`` HDIs; the band is equal-tailed at ``ci_prob`` (the bootstrap lines pivot, and a
     per-point HDI of them jumps between modes).
+
+    Parameters
+    ----------
+    res : RationalResults
+        A fitted :class:`afdecomp.RationalAgent` (with or without ``covariates=``).
+    df : DataFrame
+        The tidy table: the covariate column (one value per model) and the ``complied``
+        labels of the observed gaps.
+    covariate : str
+        The column of ``df`` holding the model-level covariate (e.g. ``"x_size"``).
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    variant : str, default "default"
+        The prompt variant whose gaps are shown (unsteered rows of ``df``).
+    ci_prob : float, optional
+        Probability of the points' HDIs and of the band (default 0.94).
+    hdi_prob : float, optional
+        The older name of ``ci_prob``; passing both with different values is an error.
+    random_seed : int or numpy Generator seed, default 0
+        Seed of the bootstrap of models behind the descriptive line (unused when the fit has
+        the covariate).
+
+    Returns
+    -------
+    matplotlib Axes
     """
     hdi_prob = ci_prob_of(ci_prob, hdi_prob)
     from .. import theory

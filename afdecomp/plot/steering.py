@@ -66,6 +66,14 @@ def steering(sa, *, quantity="gap", models=None, vectors=None, axes=None, fig=No
     ----------
     sa : SteeringAnalysis
         Output of :func:`afdecomp.steering_analysis`.
+    quantity : str or tuple of str, default "gap"
+        What to draw against α: ``"gap"``, ``"rate_training"``, ``"rate_deployment"``, or a
+        tuple of them drawn in the same panels (one colour each).
+    models : list of str, optional
+        The models (rows), in this order (default: every model with a driver vector).
+    vectors : list of str, optional
+        Keep only the panels of these driver vectors (default: all); panels are in vector and
+        layer order.
     axes : 2-D array of Axes, optional
         Where to draw, shape (models, vector × layer panels); by default a new figure.
     fig : Figure, optional
