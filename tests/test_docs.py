@@ -116,6 +116,85 @@ def test_every_public_name_has_a_reference_entry_with_its_parameters(site):
     assert not lacking, f"reference entries missing parameters: {lacking}"
 
 
+def _public_objects() -> dict[str, object]:
+    """``afdecomp.X`` for X in ``afdecomp.__all__`` and ``afdecomp.plot.X`` for the plot functions."""
+    names = {f"afdecomp.{n}": getattr(afdecomp, n) for n in afdecomp.__all__}
+    names |= {f"afdecomp.plot.{n}": getattr(afdecomp.plot, n) for n in afdecomp.plot.__all__}
+    return names
+
+
+def _signature_parameters(obj) -> list[str]:
+    """Named parameters a user passes: no ``self``/``cls``, no ``*args``/``**kwargs``."""
+    try:
+        sig = inspect.signature(obj)  # a class: its constructor's parameters, without self
+    except (TypeError, ValueError):
+        return []
+    var = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return [p.name for p in sig.parameters.values() if p.kind not in var and p.name not in ("self", "cls")]
+
+
+def _documented_parameters(obj) -> tuple[bool, set[str]]:
+    """(has a numpy "Parameters" section, the names it documents) of a function, or of a class's
+    docstring together with its own ``__init__``'s (mkdocstrings merges the two)."""
+    import logging
+
+    from griffe import Docstring, DocstringSectionKind
+
+    docs = [inspect.getdoc(obj)]
+    if inspect.isclass(obj) and "__init__" in vars(obj):
+        docs.append(inspect.getdoc(vars(obj)["__init__"]))
+    kinds = (DocstringSectionKind.parameters, DocstringSectionKind.other_parameters)
+    has, names = False, set()
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # griffe warns about types it cannot resolve out of context
+    try:
+        for doc in filter(None, docs):
+            for section in Docstring(doc).parse("numpy"):
+                if section.kind in kinds:
+                    has = True
+                    names |= {p.name.lstrip("*") for p in section.value}
+    finally:
+        logging.disable(previous)
+    return has, names
+
+
+def test_every_public_callable_documents_its_parameters():
+    """Each public function or class taking parameters has a numpy "Parameters" section naming
+    every one of them (and none it does not take), so its reference entry shows them all."""
+    lacking, stale = {}, {}
+    for full, obj in _public_objects().items():
+        if inspect.ismodule(obj) or not callable(obj):
+            continue
+        params = _signature_parameters(obj)
+        has, documented = _documented_parameters(obj)
+        miss = [p for p in params if p not in documented]
+        if params and (miss or not has):
+            lacking[full] = miss
+        var = {p.name for p in inspect.signature(obj).parameters.values()
+               if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+        extra = sorted(documented - set(params) - var)
+        if extra:
+            stale[full] = extra
+    assert not lacking, f"parameters without an entry in a numpy 'Parameters' section: {lacking}"
+    assert not stale, f"'Parameters' sections naming parameters the signature does not have: {stale}"
+
+
+def test_every_public_name_is_in_the_api_pages():
+    """Each public name has a mkdocstrings entry (``::: afdecomp.X``, its own path) or belongs to a
+    module documented whole (``::: afdecomp.plot`` documents ``afdecomp.plot.__all__``)."""
+    entries = set(re.findall(r"^::: *([\w.]+) *$", "\n".join(
+        p.read_text(encoding="utf-8") for p in sorted((DOCS / "api").glob("*.md"))), re.M))
+    assert entries, "docs/api/*.md hold no mkdocstrings entry"
+    missing = []
+    for full, obj in _public_objects().items():
+        namespace, _, name = full.rpartition(".")
+        own = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+        documented_module = namespace != "afdecomp" and namespace in entries and not name.startswith("_")
+        if not ({full, own} & entries or documented_module):
+            missing.append(full)
+    assert not missing, f"public names without an entry in docs/api/*.md: {missing}"
+
+
 def _catalog_example() -> str:
     text = (DOCS / "catalog.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
@@ -186,14 +265,21 @@ def test_gallery_page_from_index(tmp_path):
 def test_bad_equation_fails_the_build():
     hooks = _hooks()
 
+    class Heading:  # mimics mkdocs' toc.AnchorLink
+        def __init__(self, title, children=()):
+            self.title, self.children = title, list(children)
+
     class Page:
-        toc = []
+        # on_page_content reads page.toc: a heading holding an equation shows its TeX source there
+        toc = [Heading("Why gaps shrink by \\(se + sp - 1\\)", [Heading("Sub \\(a^2\\) and \\(b\\)")])]
 
         class file:  # noqa: N801 - mimics mkdocs' page.file
             src_uri = "x.md"
 
     ok = hooks.on_page_content('<span class="arithmatex">\\(a^2\\)</span>', Page, None, None)
     assert ok.startswith("<math") and "<msup>" in ok
+    assert Page.toc[0].title == "Why gaps shrink by se + sp - 1"
+    assert Page.toc[0].children[0].title == "Sub a^2 and b"
     for bad in ("a^", "\\left( a", "\\unknowncmd{x}"):
         with pytest.raises(ValueError, match="x.md"):
             hooks.on_page_content(f'<span class="arithmatex">\\({bad}\\)</span>', Page, None, None)
