@@ -226,3 +226,42 @@ def test_theory_link_fits_with_judge_error_and_gives_the_same_tables(small_fits)
     assert list(s.columns[:len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS and len(s) == 3
     assert res.name == "rational + AF link" and "complied" in s["judge"].iloc[0]
     assert np.isfinite(res.log_likelihood()["k"].values).all()
+
+
+@pytest.mark.parametrize("judge", [None, {"af_reasoning": JE}, {"complied": JE, "af_reasoning": JE}])
+def test_dense_grid_likelihood_equals_the_per_cell_one(judge):
+    """The dense (tier × pair × query) likelihood and the per-cell one are the same function of
+    the parameters (compared at a random point, to 1e-8 relative), for each likelihood form:
+    plain binomials, the AF judge alone (the cheap judged rate) and both judges (the general form)."""
+    from afdecomp.models.joint import joint_grid
+    df, _ = afd.simulate(n_models=2, n_queries=5, n_samples=3, variants=["default", "ncs"], seed=3,
+                         af_reasoning="goal-guarding", judge={"af_reasoning": JE})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cells = joint_cells(df)
+    logps = []
+    for dense in (False, True):
+        model, d, _ = JointOutcome(dense=dense).build(cells, judge)
+        assert joint_grid(d, cells) is not None        # the simulated design fills its grid
+        pot = {v.name for v in model.potentials}
+        assert {"loglik_complied", "loglik_af"} <= pot
+        ip = model.initial_point()
+        rng = np.random.default_rng(0)
+        point = {k: v + 0.3 * rng.standard_normal(np.shape(v)) for k, v in ip.items()}
+        logps.append(float(model.compile_logp(mode="FAST_COMPILE")(point)))
+    assert np.isclose(logps[0], logps[1], rtol=1e-8, atol=0), logps
+
+
+def test_cheap_judged_af_rate_equals_the_log_sum_exp_form():
+    import pytensor.tensor as pt
+
+    from afdecomp.models._loglik import judged_binomial_potential
+    from afdecomp.models.joint import _judged_af_potential
+    rng = np.random.default_rng(1)
+    eta = rng.normal(0, 3, 50)
+    n = rng.integers(0, 8, 50).astype(float)
+    k = np.floor(n * rng.uniform(size=50))
+    for se, sp in ((0.85, 0.9), (0.6, 0.99), (0.99, 0.55)):
+        a = _judged_af_potential(k, n, pt.as_tensor(eta), se, sp).eval()
+        b = judged_binomial_potential(k, n, pt.as_tensor(eta), se, sp).eval()
+        assert np.isclose(a, b, rtol=1e-10), (se, sp, a, b)

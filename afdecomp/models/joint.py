@@ -183,26 +183,103 @@ def _judge_values(judge: dict, label: str):
 
 
 # ----------------------------------------------------------------------------- model
-def _af_part(pm, cp, cq, t, n_queries: int):
+def af_weights(d, cells: pd.DataFrame, je=None) -> tuple[np.ndarray, float]:
+    """Centring weights of the AF part from the data, as the gap model's (:class:`afdecomp.models.gap.Structure`).
+
+    Per pair and tier, the empirical logit of AF given compliance (pooled over queries; with a
+    judge ``je``, of the judge-corrected rate ``(q − (1 − sp))/(se + sp − 1)``, whose variance
+    is the judged rate's divided by ``(se + sp − 1)²``) and its sampling variance give each
+    element's weight ``τ_q² / (τ_q² + se²)`` (:func:`afdecomp.models.gap._weights`): near 1
+    (centred) where the data pin a pair's AF rate down, near 0 (non-centred) where they do not —
+    e.g. deployment AF that the judge's false positives leave indistinguishable from 0. Returns
+    ((pair, tier) weights, the weight of the query effects ``u_af``).
+    """
+    c = 1.0 if je is None else max(je.sensitivity + je.specificity - 1.0, 0.05)
+    fp = 0.0 if je is None else 1.0 - je.specificity
+
+    def logit_var(k, n):
+        q = (k + 0.5) / (n + 1.0)
+        lo = 0.5 / (n + 1.0)
+        a = np.clip((q - fp) / c, lo, 1.0 - lo)
+        var_a = q * (1 - q) / (n + 1.0) / c ** 2
+        return np.log(a / (1 - a)), var_a / (a * (1 - a)) ** 2
+
+    n_af, k_af = cells["n_af"].to_numpy(dtype=float), cells["k_af"].to_numpy(dtype=float)
+    P, Q = len(d.pairs), len(d.queries)
+    a_pair = np.zeros((P, 2))
+    for j, tier in enumerate((0.0, 1.0)):
+        m = d.cell_t == tier
+        n = np.bincount(d.cell_pair[m], weights=n_af[m], minlength=P)
+        k = np.bincount(d.cell_pair[m], weights=k_af[m], minlength=P)
+        y, v = logit_var(k, n)
+        seen = n > 0
+        if seen.sum() > 1:
+            a, _ = _gap._weights(y[seen] - y[seen].mean(), v[seen], int(seen.sum()) - 1, 1.0, v[seen])
+            a_pair[seen, j] = a
+    a_u = 0.0
+    if Q > 1:
+        n = np.bincount(d.cell_query, weights=n_af, minlength=Q)
+        k = np.bincount(d.cell_query, weights=k_af, minlength=Q)
+        y, v = logit_var(k, n)
+        a, _ = _gap._weights(y - y.mean(), v, Q - 1, 1.0, np.median(v))
+        a_u = float(a[0])
+    return a_pair, a_u
+
+
+def _af_part(pm, cp, cq, t, n_queries: int, per_cell: bool = True, weights=None):
     """The free AF logit ``β_af[pair] + u_af[q] + t·γ_af[pair]`` per cell (inside a model).
 
     Sampled per tier, ``β_af`` (deployment) and ``β_af + γ_af`` (training), each pair's pair
     ``μ_af + τ_af ⊙ z`` around its own tier mean: when AF reasoning is all but absent in
     deployment the data bound the deployment logit only from above, and written as (β, γ) that
     one-sided direction would be a ridge between β and γ (measured: R-hat 1.04, bulk ESS 108
-    on a judge-corrected fit); per tier the two directions are independent.
+    on a judge-corrected fit); per tier the two directions are independent. ``weights``
+    (:func:`af_weights`) write the pair and query levels partially non-centred; None: non-centred.
+    ``per_cell=False`` returns the (pair, tier) logits and the query effects instead of per-cell logits.
     """
+    a_pair, a_u = weights if weights is not None else (0.0, 0.0)
     mu = pm.Normal("mu_af", mu=AF_MU, sigma=AF_MU_SD, dims="tier")
     tau = pm.HalfNormal("tau_af", 1.0, dims="tier")
-    z = pm.Normal("z_af", 0.0, 1.0, dims=("pair", "tier"))
-    logit_tier = mu[None, :] + tau[None, :] * z
+    logit_tier = _gap._partial(pm, "logit_af", mu[None, :], tau[None, :], a_pair, ("pair", "tier"))
     beta_af = pm.Deterministic("beta_af", logit_tier[:, 0], dims="pair")
     gamma_af = pm.Deterministic("gamma_af", logit_tier[:, 1] - logit_tier[:, 0], dims="pair")
     u_af = 0.0
     if n_queries > 1:
         sigma = pm.HalfNormal("sigma_af", 1.0)
-        u_af = pm.Deterministic("u_af", sigma * pm.ZeroSumNormal("u_af_raw", 1.0, dims="query"), dims="query")[cq]
-    return beta_af[cp] + u_af + t * gamma_af[cp]
+        u_af = _gap._partial_zerosum(pm, "u_af", sigma, a_u, "query")
+    if not per_cell:
+        return logit_tier, (u_af if n_queries > 1 else np.zeros(1))
+    return beta_af[cp] + (u_af[cq] if n_queries > 1 else 0.0) + t * gamma_af[cp]
+
+
+def _judged_af_potential(k, n, eta, se, sp):
+    """Σ k·log q + (n − k)·log(1 − q), q = (1 − sp) + (se + sp − 1)·σ(η): the AF binomial through
+    the AF judge alone. Both ``q`` and ``1 − q = (1 − se) + (se + sp − 1)·σ(−η)`` are sums of
+    non-negative terms (no cancellation), so this is written without log-sum-exps, cheaper to
+    differentiate than :func:`afdecomp.models._loglik.judged_binomial_potential` (same value)."""
+    import pytensor.tensor as pt
+    c = se + sp - 1.0
+    return pt.sum(k * pt.log((1.0 - sp) + c * pt.sigmoid(eta)) + (n - k) * pt.log((1.0 - se) + c * pt.sigmoid(-eta)))
+
+
+def joint_grid(d, cells: pd.DataFrame):
+    """(tiers, n, k, n_af, k_af) on the dense (tier × pair × query) grid when the cells fill at
+    least half of it, else None. ``tiers`` are the oversight levels present (0 and/or 1); empty
+    grid points have n = n_af = 0 and add nothing to the likelihood."""
+    tiers, lev = np.unique(d.cell_t, return_inverse=True)
+    shape = (len(tiers), len(d.pairs), len(d.queries))
+    if len(d.cell_n) < 0.5 * np.prod(shape):
+        return None
+    out = []
+    for col in ("n", "k", "n_af", "k_af"):
+        x = np.zeros(shape)
+        np.add.at(x, (lev, d.cell_pair, d.cell_query), cells[col].to_numpy(dtype=float))
+        out.append(x)
+    return (tiers.astype(int), *out)
+
+
+def _fixed_one(rates, i: int) -> bool:
+    return _is_const(rates[i]) and _is_const(rates[i + 1]) and float(rates[i]) == 1.0 == float(rates[i + 1])
 
 
 def _add_likelihood(pm, pt, c, lp_l1p, lq_l1q, eta_c, eta_a, rates, compliance: bool):
@@ -215,6 +292,13 @@ def _add_likelihood(pm, pt, c, lp_l1p, lq_l1q, eta_c, eta_a, rates, compliance: 
     k, n, k_af, n_af = (c[x].to_numpy(dtype=float) for x in ("k", "n", "k_af", "n_af"))
     sub = n_af > 0
     idx = np.flatnonzero(sub)
+    if rates is not None and _fixed_one(rates, 0) and eta_a is not None and (eta_c is not None or not compliance):
+        # only the AF judge errs: P(af⁺ | c⁺) is the judged rate of a alone (the general form
+        # below reduces to it), and compliance is the plain binomial
+        if compliance:
+            pm.Potential("loglik_complied", binomial_potential(k, n, eta_c))
+        pm.Potential("loglik_af", _judged_af_potential(k_af[sub], n_af[sub], eta_a[idx], *rates[2:]))
+        return
     if rates is None:
         if compliance:
             pm.Potential("loglik_complied", binomial_potential(k, n, eta_c))
@@ -232,6 +316,21 @@ def _add_likelihood(pm, pt, c, lp_l1p, lq_l1q, eta_c, eta_a, rates, compliance: 
     pm.Potential("loglik_af", pt.sum(k_af[sub] * la[idx] + (n_af - k_af)[sub] * ln[idx]))
 
 
+def _add_grid_likelihood(pm, pt, counts, eta_c, eta_a, rates) -> None:
+    """:func:`_add_likelihood` on the dense grid (``counts`` = n, k, n_af, k_af; logits broadcast to it)."""
+    n, k, n_af, k_af = counts
+    if rates is None or _fixed_one(rates, 0):
+        pm.Potential("loglik_complied", binomial_potential(k, n, eta_c))
+        if rates is None or _fixed_one(rates, 2):
+            pm.Potential("loglik_af", binomial_potential(k_af, n_af, eta_a))
+        else:
+            pm.Potential("loglik_af", _judged_af_potential(k_af, n_af, eta_a, *rates[2:]))
+        return
+    la, ln, lc, l_notc = _af_log_probs(*_log_sig(eta_c, pt), *_log_sig(eta_a, pt), *rates, pt)
+    pm.Potential("loglik_complied", pt.sum(k * lc + (n - k) * l_notc))
+    pm.Potential("loglik_af", pt.sum(k_af * la + (n_af - k_af) * ln))
+
+
 class JointOutcome:
     """Hierarchical model of compliance and AF reasoning given compliance (module docstring).
 
@@ -245,6 +344,10 @@ class JointOutcome:
         Probability of the reported intervals.
     progress : bool, optional
     target_accept : float, default 0.9
+    dense : bool, optional
+        Evaluate the likelihood on the full (tier × pair × query) grid by broadcasting (the
+        default when the cells fill at least half of it) instead of per-cell gathers; the same
+        function either way.
 
     Examples
     --------
@@ -254,14 +357,14 @@ class JointOutcome:
 
     def __init__(self, draws: int = 1000, tune: int = 1000, chains: int = 4, random_seed: int | None = None,
                  sampler: str = "auto", hdi_prob: float = 0.94, progress: bool | None = None,
-                 target_accept: float = 0.9):
+                 target_accept: float = 0.9, dense: bool | None = None):
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
         if not 0 < hdi_prob < 1:
             raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob}")
         self.draws, self.tune, self.chains = int(draws), int(tune), int(chains)
         self.random_seed, self.sampler, self.hdi_prob = random_seed, sampler, hdi_prob
-        self.progress, self.target_accept = progress, target_accept
+        self.progress, self.target_accept, self.dense = progress, target_accept, dense
 
     def build(self, cells: pd.DataFrame, judge: dict | None = None):
         """(PyMC model, gap design) for joint cells (:func:`joint_cells`)."""
@@ -276,18 +379,30 @@ class JointOutcome:
         model = _gap.build_model(d0, struct=st, dense=False)
         model.add_coord("tier", ["deployment", "training"])
         cp, cq, t = d.cell_pair, d.cell_query, d.cell_t
+        grid = joint_grid(d, cells) if self.dense in (None, True) else None
+        weights = af_weights(d, cells, (judge or {}).get("af_reasoning"))
         with model:
             if len(d.queries) > 1:
                 u, w = model["u"], model["w"]
             else:
                 u = w = pt.zeros(1)
-            eta_c = gap_logit(model["beta"][cp], model["gamma"][cp], u[cq], w[cq], t)
-            eta_a = _af_part(pm, cp, cq, t, len(d.queries))
             rates = None
             if judge:
                 rates = _judge_values(judge, "complied") + _judge_values(judge, "af_reasoning")
-            _add_likelihood(pm, pt, cells, _log_sig(eta_c, pt), _log_sig(eta_a, pt), eta_c, eta_a,
-                            rates, compliance=True)
+            if grid is None:
+                eta_c = gap_logit(model["beta"][cp], model["gamma"][cp], u[cq], w[cq], t)
+                eta_a = _af_part(pm, cp, cq, t, len(d.queries), weights=weights)
+                _add_likelihood(pm, pt, cells, _log_sig(eta_c, pt), _log_sig(eta_a, pt), eta_c, eta_a,
+                                rates, compliance=True)
+            else:
+                # the (tier × pair × query) grid by broadcasting: no per-cell gathers, whose
+                # gradients are scatter-adds (measured on the example: see docs/joint.md)
+                tiers, n, k, n_af, k_af = grid
+                eta_c = gap_logit(model["beta"][None, :, None], model["gamma"][None, :, None],
+                                  u[None, None, :], w[None, None, :], tiers.astype(float)[:, None, None])
+                logit_tier, u_af = _af_part(pm, cp, cq, t, len(d.queries), per_cell=False, weights=weights)
+                eta_a = logit_tier.T[tiers][:, :, None] + u_af[None, None, :]
+                _add_grid_likelihood(pm, pt, (n, k, n_af, k_af), eta_c, eta_a, rates)
         return model, d, st
 
     def fit(self, data: pd.DataFrame, judge_error: dict | None = None) -> JointResults:
@@ -618,7 +733,8 @@ class JointRational:
                 model.add_coord("tier", ["deployment", "training"])
                 model.add_coord("pair", _gap.pair_labels(d.pairs))
                 # the rational model's "query" coordinate is the query ids; the AF part uses it too
-                eta_a = _af_part(pm, cp, _query_map(d.queries, rd.queries)[cq], t, len(d.queries))
+                eta_a = _af_part(pm, cp, _query_map(d.queries, rd.queries)[cq], t, len(d.queries),
+                                 weights=af_weights(d, cells, judge.get("af_reasoning")))
                 _add_likelihood(pm, pt, cells, lp_l1p, _log_sig(eta_a, pt), None, eta_a, rates, compliance=False)
         progress = self.progress if self.progress is not None else sys.stderr.isatty() or len(cells) >= 1000
         with warnings.catch_warnings():
