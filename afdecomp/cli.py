@@ -90,13 +90,14 @@ def _add_load_args(p):
 
 def _add_fit_args(p, draws: int | None):
     """The MCMC options, one meaning for every fit (afdecomp.settings.FitSettings)."""
-    from .settings import REPORT_DRAWS
-    default = (f"default: {REPORT_DRAWS:,}, what converged on data/example; see docs/gap.md and docs/model.md"
+    default = ("default: each model's own, measured to converge; see docs/gap.md and docs/model.md"
                if draws is None else f"default: {draws:,}")
     p.add_argument("--draws", type=int, default=draws,
                    help=f"posterior draws kept per chain, for every model fitted ({default})")
-    p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain, discarded (default: 1,000)")
-    p.add_argument("--chains", type=int, default=2, help="chains, run in parallel (default: 2)")
+    p.add_argument("--tune", type=int, default=None,
+                   help="tuning steps per chain, discarded (default: each model's own)")
+    p.add_argument("--chains", type=int, default=None,
+                   help="chains, run in parallel (default: each model's own, 4)")
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed and data, same posterior (default: 0)")
     p.add_argument("--sampler", default="auto", choices=["auto", "nutpie", "pymc", "numpyro"],
                    help="NUTS backend (default: auto = nutpie when installed)")
@@ -151,20 +152,20 @@ def cmd_ingest(args) -> None:
         print(f"wrote {len(df):,} rows -> {out}")
 
 
-def _settings(args, draws: int | None = None):
-    """The fit settings of ``fit gap``, ``fit rational`` and ``report`` from their options."""
+def _settings(args):
+    """The fit settings of ``fit gap``, ``fit rational`` and ``report`` from their options (an
+    option not given leaves each estimator its own default)."""
     from .settings import FitSettings
-    return FitSettings(draws=args.draws if args.draws is not None else draws, tune=args.tune, chains=args.chains,
+    return FitSettings(draws=args.draws, tune=args.tune, chains=args.chains,
                        random_seed=args.seed, sampler=args.sampler,
                        progress=False if args.no_progress else None)
 
 
 def cmd_report(args) -> None:
     from .report import build_report
-    from .settings import REPORT_DRAWS
     df, rep = _load(args)
     sections = args.sections.split(",") if args.sections else None
-    options = {"settings": _settings(args, REPORT_DRAWS), "command": " ".join(["afdecomp", *args.argv])}
+    options = {"settings": _settings(args), "command": " ".join(["afdecomp", *args.argv])}
     if args.catalog:
         from .design import load_catalog
         options["catalog"] = load_catalog(args.catalog)
@@ -446,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = fit.add_parser("gap", help="hierarchical compliance-gap model (afdecomp.ComplianceGap)")
     _add_load_args(f)
     f.add_argument("--out", required=True, help="results file (.nc)")
-    _add_fit_args(f, draws=1000)
+    _add_fit_args(f, draws=None)
     f.add_argument("--ci-prob", "--hdi-prob", dest="ci_prob", type=float, default=0.94,
                    help="posterior interval probability of the printed summary (default: 0.94)")
     f.set_defaults(func=cmd_fit_gap)
@@ -457,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--catalog", help="catalog TOML declaring your prompt variants' cues and vectors")
     f.add_argument("--covariate", action="append", help="model-level covariate column (repeatable)")
     f.add_argument("--no-goal-guarding", action="store_true", help="fit the model without g")
-    _add_fit_args(f, draws=1000)
+    _add_fit_args(f, draws=None)
     f.set_defaults(func=cmd_fit_rational)
 
     s = sub.add_parser("label", help="label generations with a judge (compliance, AF reasoning, ...)")

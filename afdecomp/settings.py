@@ -5,8 +5,11 @@ seed, NUTS backend, progress) with one meaning for each, and builds the estimato
 their own keyword arguments::
 
     s = FitSettings(draws=500, random_seed=1)
-    gap = s.gap().fit(df)            # ComplianceGap(draws=500, tune=1000, chains=2, ...)
-    ra = s.rational().fit(df)        # RationalAgent(draws=500, tune=1000, chains=2, ...)
+    gap = s.gap().fit(df)            # ComplianceGap(draws=500, random_seed=1, ...), its own tune and chains
+    ra = s.rational().fit(df)        # RationalAgent(draws=500, random_seed=1, ...)
+
+A setting left at None is each estimator's own default (they differ: the gap model needs fewer
+draws than the rational-agent model for the same ESS; docs/gap.md, docs/model.md).
 
 ``progress_options()`` gives tqdm settings that suit both a terminal and a log file.
 """
@@ -16,26 +19,20 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass, replace
 
-#: Draws per chain of the report's fits, measured on data/example (2 chains, 2 cores): the
-#: rational-agent model at 1,500 draws reached R-hat 1.005-1.009, bulk ESS 488-541 and no
-#: divergences in ~70 s but tail ESS 399 once, hence 2,000; the gap model's slowest quantity
-#: (the LKJ correlation of β and γ, which those data barely inform) gets bulk ESS ~230-380 at
-#: 2,000 draws.
-REPORT_DRAWS = 2000
-
-
 @dataclass(frozen=True)
 class FitSettings:
     """How to run NUTS, the same for every model.
 
     Parameters
     ----------
-    draws : int
-        Posterior draws kept per chain (after tuning), for every model.
-    tune : int
-        Tuning (warm-up) steps per chain, discarded.
-    chains : int
-        Independent chains (run in parallel, one per core).
+    draws : int or None
+        Posterior draws kept per chain (after tuning), for every model. None: each estimator's
+        own default.
+    tune : int or None
+        Tuning (warm-up) steps per chain, discarded. None: each estimator's own default.
+    chains : int or None
+        Independent chains (run in parallel, one per core). None: each estimator's own default
+        (4 for the gap, rational-agent and joint models).
     random_seed : int or None
         Seed of the sampler: the same seed and data give the same posterior. None: fresh entropy.
     sampler : str
@@ -46,9 +43,9 @@ class FitSettings:
         80 columns).
     """
 
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 2
+    draws: int | None = None
+    tune: int | None = None
+    chains: int | None = None
     random_seed: int | None = 0
     sampler: str = "auto"
     progress: bool | None = None
@@ -57,6 +54,8 @@ class FitSettings:
         from .models._sampling import SAMPLERS
         for name in ("draws", "tune", "chains"):
             v = getattr(self, name)
+            if v is None:
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name != "tune" else 0):
                 raise ValueError(f"FitSettings.{name} must be a positive integer, got {v!r}")
         if self.sampler not in SAMPLERS:
@@ -75,13 +74,21 @@ class FitSettings:
         return asdict(self)
 
     def describe(self) -> str:
-        """One line, e.g. ``2 chains x (1000 tune + 2000 draws), seed 0, sampler auto``."""
-        return (f"{self.chains} chains x ({self.tune} tune + {self.draws} draws), seed {self.random_seed}, "
-                f"sampler {self.sampler}")
+        """One line, e.g. ``2 chains x (1000 tune + 2000 draws), seed 0, sampler auto``; a setting
+        left to the estimators reads ``default``."""
+        tail = f"seed {self.random_seed}, sampler {self.sampler}"
+        if self.chains is None and self.tune is None and self.draws is None:
+            return "each model's own chains, tune and draws, " + tail
+
+        def show(v):
+            return "default" if v is None else v
+        return (f"{show(self.chains)} chains x ({show(self.tune)} tune + {show(self.draws)} draws), "
+                f"seed {self.random_seed}, sampler {self.sampler}")
 
     def _common(self) -> dict:
-        return dict(draws=self.draws, tune=self.tune, chains=self.chains, random_seed=self.random_seed,
-                    sampler=self.sampler, progress=self.show_progress)
+        given = {k: v for k, v in (("draws", self.draws), ("tune", self.tune), ("chains", self.chains))
+                 if v is not None}
+        return dict(**given, random_seed=self.random_seed, sampler=self.sampler, progress=self.show_progress)
 
     def gap(self, **kwargs):
         """A :class:`~afdecomp.ComplianceGap` with these settings (``kwargs``: its other options)."""

@@ -52,12 +52,13 @@ SIZES = [(3, 20, 1, 4), (6, 40, 1, 5), (6, 80, 1, 3), (20, 20, 1, 3), (3, 100, 1
          (12, 60, 5, 2)]
 
 
-def fit_ours(df, sampler: str, draws: int, tune: int, seed: int = 1) -> dict:
-    """ComplianceGap at its default settings (chains, target_accept) but for the given draws."""
+def fit_ours(df, sampler: str, draws: int | None = None, tune: int | None = None, seed: int = 1) -> dict:
+    """ComplianceGap at its default settings (draws and tune too, unless given)."""
+    kw = {k: v for k, v in (("draws", draws), ("tune", tune)) if v is not None}
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = ComplianceGap(draws=draws, tune=tune, random_seed=seed, sampler=sampler, progress=False).fit(df)
+        res = ComplianceGap(random_seed=seed, sampler=sampler, progress=False, **kw).fit(df)
     wall = time.perf_counter() - t0
     d = res.diagnostics()
     return {"how": f"ComplianceGap, cells, {res.idata.attrs['sampler']}, {res.idata.attrs['chains']} chains",
@@ -73,12 +74,13 @@ def sizes_table(sizes=SIZES, seed: int = 0) -> pd.DataFrame:
     rows = []
     for m, q, v, s in sizes:
         df, _ = study(m, v, q, s, seed=seed)
-        r = fit_ours(df, "auto", 1000, 1000, seed=seed + 1)
+        r = fit_ours(df, "auto", seed=seed + 1)
         levels = r["res"].idata.attrs.get("levels", "")
         row = {"models": m, "queries": q, "variants": v, "samples": s, "generations": len(df),
                "levels": levels, "wall_s": r["wall_s"], "max_rhat": r["max_rhat"],
                "min_ess_bulk": r["min_ess_bulk"], "min_ess_tail": r["min_ess_tail"],
-               "divergences": r["divergences"], "slowest": r["worst"]}
+               "divergences": r["divergences"], "chains": r["res"].idata.attrs["chains"],
+               "slowest": r["worst"]}
         rows.append(row)
         print(f"[{time.strftime('%H:%M:%S')}] {row}; {load()}", flush=True)
     return pd.DataFrame(rows)
@@ -87,11 +89,11 @@ def sizes_table(sizes=SIZES, seed: int = 0) -> pd.DataFrame:
 def markdown(table: pd.DataFrame) -> str:
     """The convergence table as docs/gap.md prints it."""
     lines = ["| models × queries × variants × samples | generations | levels | wall | max R-hat | "
-             "min bulk / tail ESS | divergences |", "|---|---|---|---|---|---|---|"]
+             "min bulk / tail ESS | divergences | chains |", "|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         lines.append(f"| {r.models} × {r.queries} × {r.variants} × {r.samples} | {r.generations:,} | {r.levels} | "
                      f"{r.wall_s:.0f} s | {r.max_rhat:.3f} | {r.min_ess_bulk:.0f} / {r.min_ess_tail:.0f} | "
-                     f"{r.divergences} |")
+                     f"{r.divergences} | {r.chains} |")
     return "\n".join(lines)
 
 
@@ -198,8 +200,8 @@ def main(argv=None) -> None:
     ap.add_argument("--variants", type=int, default=8)
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--samples", type=int, default=5)
-    ap.add_argument("--draws", type=int, default=1000)
-    ap.add_argument("--tune", type=int, default=1000)
+    ap.add_argument("--draws", type=int, default=None, help="default: ComplianceGap's")
+    ap.add_argument("--tune", type=int, default=None, help="default: ComplianceGap's")
     ap.add_argument("--backends", default="", help="also time these samplers, e.g. nutpie,pymc,numpyro")
     ap.add_argument("--skip-naive", action="store_true")
     ap.add_argument("--naive-budget", type=float, default=BUDGET, help="seconds allowed for the naive fit")

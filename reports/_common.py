@@ -38,10 +38,9 @@ def parser(name: str, doc: str, data: Path | None, *, fits: bool = False) -> arg
     p.add_argument("--dpi", type=int, default=200, help="resolution of the PNG files (PDF/SVG are vector)")
     if fits:
         from afdecomp.settings import FitSettings
-        d = FitSettings()
-        p.add_argument("--draws", type=int, default=None, help=f"posterior draws per chain (default {d.draws})")
-        p.add_argument("--tune", type=int, default=None, help=f"tuning steps per chain (default {d.tune})")
-        p.add_argument("--chains", type=int, default=None, help=f"chains (default {d.chains})")
+        p.add_argument("--draws", type=int, default=None, help="posterior draws per chain (default: each model's own)")
+        p.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: each model's own)")
+        p.add_argument("--chains", type=int, default=None, help="chains (default: each model's own, 4)")
         p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
     return p
 

@@ -36,11 +36,16 @@ def test_fit_options_mean_the_same_everywhere(command):
         "  ", " ")
 
 
-def test_report_defaults_to_the_measured_draws():
-    from afdecomp.settings import REPORT_DRAWS
-    args = cli.build_parser().parse_args(["report", "x.jsonl", "--out", "o"])
-    assert cli._settings(args, REPORT_DRAWS).draws == REPORT_DRAWS == 2000
-    assert cli._settings(args, REPORT_DRAWS).tune == 1000
+def test_fits_default_to_each_estimators_own_settings():
+    from afdecomp.models.gap import ComplianceGap
+    from afdecomp.models.rational import RationalAgent
+    for command in (["report", "x.jsonl", "--out", "o"], ["fit", "gap", "x.jsonl", "--out", "g.nc"],
+                    ["fit", "rational", "x.jsonl", "--out", "r.nc"]):
+        s = cli._settings(cli.build_parser().parse_args(command))
+        assert (s.draws, s.tune, s.chains) == (None, None, None)
+    gap, ra = s.gap(), s.rational()
+    assert (gap.draws, gap.tune, gap.chains) == (ComplianceGap().draws, ComplianceGap().tune, 4)
+    assert (ra.draws, ra.chains) == (RationalAgent().draws, RationalAgent().chains)
 
 
 def test_report_command_writes_the_run_record(tmp_path):
@@ -51,7 +56,7 @@ def test_report_command_writes_the_run_record(tmp_path):
     md = (tmp_path / "rep" / "index.md").read_text()
     rec = md.split("## Run record")[1]
     assert f"afdecomp report {data} --out {tmp_path / 'rep'} --sections data,seed_sem --seed 9" in rec
-    assert "seed 9" in rec and "2000 draws" in rec and "**fits:** none" in rec
+    assert "seed 9" in rec and "default draws" in rec and "**fits:** none" in rec
 
 
 @pytest.mark.slow

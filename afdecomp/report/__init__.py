@@ -23,7 +23,7 @@ matplotlib.use("Agg")  # the report writes files; never needs a screen
 
 import pandas as pd  # noqa: E402
 
-from ..settings import REPORT_DRAWS, FitSettings  # noqa: E402
+from ..settings import FitSettings  # noqa: E402
 from . import sections as _sections  # noqa: E402,F401  (registers the sections)
 from ._core import (  # noqa: E402
     FITS,
@@ -44,7 +44,7 @@ from .sections import _loo_blocks  # noqa: E402,F401  (tests read it)
 from .transcripts import write_transcripts  # noqa: E402
 
 __all__ = ["FITS", "SECTIONS", "Caution", "Context", "Entry", "Figure", "FitRecord", "Section", "Table", "Text",
-           "build_report", "section", "write_transcripts", "REPORT_DRAWS"]
+           "build_report", "section", "write_transcripts"]
 
 
 def build_report(df: pd.DataFrame, out, *, load_report=None, sections=None, title: str = "afdecomp report",
@@ -63,7 +63,7 @@ def build_report(df: pd.DataFrame, out, *, load_report=None, sections=None, titl
     sections : list of str, optional
         Keys of the sections to include (default: all registered, in order).
     settings : FitSettings, optional
-        How to fit the models (default: ``FitSettings(draws=REPORT_DRAWS)``).
+        How to fit the models (default: ``FitSettings()``, each model's own defaults).
     fits : dict, optional
         Fits already made, ``{"gap": GapResults, "rational": RationalResults}`` (e.g. read with
         :func:`afdecomp.load_results`); the report fits only what is missing.
@@ -86,7 +86,7 @@ def build_report(df: pd.DataFrame, out, *, load_report=None, sections=None, titl
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    settings = settings or FitSettings(draws=REPORT_DRAWS)
+    settings = settings or FitSettings()
     if options.get("draws") is not None:
         settings = settings.replace(draws=int(options.pop("draws")))
     options.pop("draws", None)

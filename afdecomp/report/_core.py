@@ -13,7 +13,7 @@ from typing import NamedTuple
 import matplotlib.figure
 import pandas as pd
 
-from ..settings import REPORT_DRAWS, FitSettings
+from ..settings import FitSettings
 
 
 # ----------------------------------------------------------------------------- blocks
@@ -101,7 +101,7 @@ class Context:
 
     def __post_init__(self):
         if self.settings is None:
-            self.settings = self.options.get("settings") or FitSettings(draws=REPORT_DRAWS)
+            self.settings = self.options.get("settings") or FitSettings()
 
     @property
     def gap_df(self) -> pd.DataFrame:
