@@ -56,7 +56,7 @@ def test_report_command_writes_the_run_record(tmp_path):
     md = (tmp_path / "rep" / "index.md").read_text()
     rec = md.split("## Run record")[1]
     assert f"afdecomp report {data} --out {tmp_path / 'rep'} --sections data,seed_sem --seed 9" in rec
-    assert "seed 9" in rec and "default draws" in rec and "**fits:** none" in rec
+    assert "seed 9" in rec and "each model's own chains, tune and draws" in rec and "**fits:** none" in rec
 
 
 @pytest.mark.slow
