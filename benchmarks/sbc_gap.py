@@ -2,7 +2,7 @@
 
 Each replicate draws every parameter of ``afdecomp.ComplianceGap``'s model from its prior (PyMC's
 prior predictive of the model built on a fixed study design), simulates binomial counts ``k`` on
-that design, fits the model at its default settings (4 chains × 300 tuning + 500 draws,
+that design, fits the model at its default settings (4 chains × 300 tuning + 1,000 draws,
 nutpie, target_accept 0.9, the data-chosen structure and centring weights of
 :func:`afdecomp.models.gap.structure`) and records the rank of each true value among ``L``
 thinned posterior draws. If the fit is calibrated, every rank is uniform on ``0..L``.
@@ -109,7 +109,7 @@ def _flat_posterior(idata, name: str) -> np.ndarray:
     return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
 
 
-def run(study: Study, replicates: int, seed: int = 0, L: int = 99, draws: int = 500, tune: int = 300,
+def run(study: Study, replicates: int, seed: int = 0, L: int = 99, draws: int = 1000, tune: int = 300,
         chains: int = 4, cores: int = 2, progress=sys.stderr, save: Path | None = None) -> pd.DataFrame:
     """Run the calibration; one row per replicate × checked quantity (rank, and fit diagnostics).
 
