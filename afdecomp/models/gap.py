@@ -1,4 +1,4 @@
-"""The hierarchical compliance-gap model (MODEL.md §1) on binomial cells, fitted with PyMC.
+"""The hierarchical compliance-gap model (docs/gap.md; the maths in docs/concepts.md) on binomial cells, fitted with PyMC.
 
 Per model × prompt variant × steering condition ("pair") a (β, γ): β the logit compliance in
 deployment, γ the logit-scale gap. The pairs of one setting (variant × steering) share a
@@ -385,7 +385,7 @@ def build_model(d: Design, centred: bool | None = None, dense: bool | None = Non
 
 
 class ComplianceGap:
-    """Hierarchical compliance-gap estimator (MODEL.md §1).
+    """Hierarchical compliance-gap estimator (docs/gap.md, docs/concepts.md).
 
     Parameters
     ----------
