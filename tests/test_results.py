@@ -128,7 +128,7 @@ def test_rational_fit_saved_by_the_cli_loads_with_the_same_summary(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert main(["fit", "rational", str(data), "--out", str(tmp_path / "ra.nc"), "--draws", "40",
-                     "--tune", "40", "--seed", "1"]) == 0
+                     "--tune", "40", "--chains", "2", "--seed", "1"]) == 0
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
             back = afd.load_results(tmp_path / "ra.nc")
