@@ -77,7 +77,8 @@ def test_report_reads_saved_fits_instead_of_fitting(tmp_path, capfd):
     data = afd.write_logs(df, tmp_path / "s.parquet")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert cli.main(["fit", "gap", str(data), "--out", str(tmp_path / "g.nc"), "--draws", "50", "--tune", "50"]) == 0
+        assert cli.main(["fit", "gap", str(data), "--out", str(tmp_path / "g.nc"), "--draws", "50", "--tune", "50",
+                         "--chains", "2"]) == 0
         capfd.readouterr()
         assert cli.main(["report", str(data), "--out", str(tmp_path / "rep"), "--sections", "gap",
                          "--fit", str(tmp_path / "g.nc")]) == 0

@@ -148,6 +148,7 @@ def test_three_drivers_small_fit(tmp_path, capsys):
     out = tmp_path / "td"
     assert _script("three_drivers").main([
         "--out", str(out), "--models", "model-01,model-02", "--queries", "6", "--draws", "60", "--tune", "100",
+        "--chains", "2",
         "--n-boot", "50", "--dpi", "60", "--covariate", "x_stated_values"]) == 0
     printed = capsys.readouterr().out
     assert "fit RationalAgent: 2 chains x 60 draws" in printed and "max R-hat" in printed
