@@ -59,7 +59,8 @@ def bench_example(draws: int) -> None:
     print(f"JointOutcome on the example ({len(res.pairs())} conditions, 4 chains x {draws} draws): "
           f"wall {wall:.0f} s (sampling {res.idata.attrs['sampling_seconds']:.0f} s), max R-hat {rmax:.3f} "
           f"(worst {d.loc[d['r_hat'].idxmax(), 'parameter']}), min bulk ESS {bulk:.0f} "
-          f"(worst {d.loc[d['ess_bulk'].idxmin(), 'parameter']}), min tail ESS {tail:.0f}, "
+          f"(worst {d.loc[d['ess_bulk'].idxmin(), 'parameter']}), min tail ESS {tail:.0f} "
+          f"(worst {d.loc[d['ess_tail'].idxmin(), 'parameter']}), "
           f"{res.divergences} divergence(s); targets {'met' if ok else 'NOT met'}; {load()}")
     print(f"load-independent figures: {steps:.1f} leapfrog steps per draw x {grad_ms:.2f} ms per logp+grad "
           f"(numba, this load) = {steps * grad_ms:.0f} ms per draw per chain; ESS per draw "

@@ -14,7 +14,7 @@ and PyMC build, imported, not copied)::
 AF reasoning given compliance has its own tier effect and pair/query structure::
 
     logit a = β_af,pair + u_af,q + t·γ_af,pair
-    (β_af, β_af + γ_af)_pair = μ_af + τ_af ⊙ z_pair,  z ~ N(0, 1)   (per tier, non-centred)
+    (β_af, β_af + γ_af)_pair = μ_af + τ_af ⊙ z_pair,  z ~ N(0, 1)   (per tier; partially non-centred, af_weights)
     u_af ~ ZeroSumNormal(σ_af)
     μ_af ~ N((−2, −1), (2, 2)),  τ_af ~ HalfNormal(1) per tier,  σ_af ~ HalfNormal(1)
 
