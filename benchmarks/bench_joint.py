@@ -56,7 +56,8 @@ def bench_example(draws: int) -> None:
     d = res.diagnostics()
     rmax, bulk, tail = d["r_hat"].max(), d["ess_bulk"].min(), d["ess_tail"].min()
     ok = rmax <= RHAT_MAX and bulk >= ESS_MIN and tail >= ESS_MIN and res.divergences == 0 and wall < 180
-    print(f"JointOutcome on the example ({len(res.pairs())} conditions, 4 chains x {draws} draws): "
+    print(f"JointOutcome on the example ({len(res.pairs())} conditions, {res.idata.attrs['chains']} chains "
+          f"({res.idata.attrs.get('batches', 1)} batch(es)) x ({res.idata.attrs['tune']} tune + {draws} draws)): "
           f"wall {wall:.0f} s (sampling {res.idata.attrs['sampling_seconds']:.0f} s), max R-hat {rmax:.3f} "
           f"(worst {d.loc[d['r_hat'].idxmax(), 'parameter']}), min bulk ESS {bulk:.0f} "
           f"(worst {d.loc[d['ess_bulk'].idxmin(), 'parameter']}), min tail ESS {tail:.0f} "
@@ -105,7 +106,7 @@ def bench_recovery(n: int, draws: int, out: str | None, *, tune: int = 1000, cha
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 warnings.simplefilter("always", ConvergenceWarning)
-                res = JointOutcome(draws=draws, tune=tune, chains=chains, random_seed=seed,
+                res = JointOutcome(draws=draws, tune=tune, chains=chains, random_seed=seed, max_chains=chains,
                                    progress=False).fit(df, judge_error=judge)
             s = res.summary().merge(true, on=["model", "variant"], suffixes=("", "_true"))
             for q in QUANTITIES:
