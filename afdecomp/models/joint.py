@@ -191,7 +191,8 @@ def af_weights(d, cells: pd.DataFrame, je=None) -> tuple[np.ndarray, float]:
     is the judged rate's divided by ``(se + sp − 1)²``) and its sampling variance give each
     element's weight ``τ_q² / (τ_q² + se²)`` (:func:`afdecomp.models.gap._weights`): near 1
     (centred) where the data pin a pair's AF rate down, near 0 (non-centred) where they do not —
-    e.g. deployment AF that the judge's false positives leave indistinguishable from 0. Returns
+    e.g. deployment AF that the judge's false positives leave indistinguishable from 0. A tier
+    whose median weight is below 0.5 is written wholly non-centred (weights 0). Returns
     ((pair, tier) weights, the weight of the query effects ``u_af``).
     """
     c = 1.0 if je is None else max(je.sensitivity + je.specificity - 1.0, 0.05)
@@ -215,7 +216,11 @@ def af_weights(d, cells: pd.DataFrame, je=None) -> tuple[np.ndarray, float]:
         seen = n > 0
         if seen.sum() > 1:
             a, _ = _gap._weights(y[seen] - y[seen].mean(), v[seen], int(seen.sum()) - 1, 1.0, v[seen])
-            a_pair[seen, j] = a
+            # a tier the data mostly leave unpinned is written non-centred throughout: the few
+            # partly centred pairs of such a tier made a funnel with its scale (example, deployment:
+            # median weight 0.04, up to 0.5; tail ESS 302 and 1-69 divergences in tau_af[0], against
+            # 542 and 0 with the tier non-centred; docs/joint.md)
+            a_pair[seen, j] = a if np.median(a) >= 0.5 else 0.0
     a_u = 0.0
     if Q > 1:
         n = np.bincount(d.cell_query, weights=n_af, minlength=Q)
