@@ -53,6 +53,17 @@ def interval_prob(ci_prob: float | None, hdi_prob: float | None, default: float 
     return prob
 
 
+def _parameter_diagnostics(idata, names: list[str]) -> pd.DataFrame:
+    """R-hat, bulk and tail ESS of ``names``, without a correlation matrix's constant diagonal."""
+    diag = _arviz.diagnostics(idata, names)
+    return diag[~(diag["parameter"].str.contains("_corr") & diag["r_hat"].isna())].reset_index(drop=True)
+
+
+def _within_thresholds(d: pd.DataFrame) -> bool:
+    """Max R-hat <= :data:`RHAT_MAX` and min bulk and tail ESS >= :data:`ESS_MIN` in a diagnostics table."""
+    return bool(d["r_hat"].max() <= RHAT_MAX and d["ess_bulk"].min() >= ESS_MIN and d["ess_tail"].min() >= ESS_MIN)
+
+
 def meets_thresholds(idata, names: list[str]) -> tuple[bool, float]:
     """Whether the draws of ``names`` meet R-hat <= :data:`RHAT_MAX` and bulk and tail ESS >=
     :data:`ESS_MIN` (the thresholds of :meth:`Results.check`; divergences are not a matter of
@@ -60,10 +71,15 @@ def meets_thresholds(idata, names: list[str]) -> tuple[bool, float]:
     names = [n for n in names if n in idata["posterior"]]
     if not names:
         return True, float("inf")
-    d = _arviz.diagnostics(idata, names)
-    d = d[d["r_hat"].notna()]  # constant elements (a correlation matrix's diagonal)
-    ess = float(d[["ess_bulk", "ess_tail"]].min().min())
-    return bool(d["r_hat"].max() <= RHAT_MAX and ess >= ESS_MIN), ess
+    d = _parameter_diagnostics(idata, names)
+    return _within_thresholds(d), float(d[["ess_bulk", "ess_tail"]].min().min())
+
+
+def gap_checked_parameters(posterior, labels) -> list[str]:
+    """The gap model's variables whose convergence is checked: :data:`CHECKED`, then the judge's
+    sensitivity and specificity of each corrected label, those present in ``posterior``."""
+    judge = [f"{x}_{label}" for label in labels for x in ("se", "sp")]
+    return [v for v in CHECKED if v in posterior] + [v for v in judge if v in posterior]
 
 
 class ConvergenceWarning(UserWarning):
@@ -141,10 +157,7 @@ class Results:
         Columns: parameter, r_hat, ess_bulk, ess_tail. ``.attrs['divergences']`` repeats the count.
         """
         if self._diag is None:
-            diag = _arviz.diagnostics(self.idata, self.checked_parameters())
-            # a correlation matrix has constant diagonal entries (r_hat NaN): not parameters
-            self._diag = diag[~(diag["parameter"].str.contains("_corr")
-                                & diag["r_hat"].isna())].reset_index(drop=True)
+            self._diag = _parameter_diagnostics(self.idata, self.checked_parameters())
         out = self._diag.copy()
         out.attrs["divergences"] = self.divergences
         return out
@@ -180,8 +193,7 @@ class Results:
     def diagnostics_line(self) -> str:
         """One line: max R-hat, min bulk/tail ESS, divergences, and whether they pass."""
         d = self.diagnostics()
-        ok = (d["r_hat"].max() <= RHAT_MAX and d["ess_bulk"].min() >= ESS_MIN
-              and d["ess_tail"].min() >= ESS_MIN and not self.divergences)
+        ok = _within_thresholds(d) and not self.divergences
         return (f"max R-hat {d['r_hat'].max():.3f}, min bulk ESS {d['ess_bulk'].min():.0f}, "
                 f"min tail ESS {d['ess_tail'].min():.0f}, {self.divergences} divergence(s): "
                 + ("converged" if ok else "NOT converged"))
@@ -463,9 +475,7 @@ class GapResults(Results):
         super().__init__(idata, check=check)
 
     def checked_parameters(self) -> list[str]:
-        post = self.idata["posterior"]
-        judge = [f"{x}_{label}" for label in self.judge_error for x in ("se", "sp")]
-        return [v for v in CHECKED if v in post] + [v for v in judge if v in post]
+        return gap_checked_parameters(self.idata["posterior"], self.judge_error)
 
     # ------------------------------------------------------------------ tables
     def pairs(self) -> pd.DataFrame:

@@ -175,8 +175,24 @@ def test_reparameterised_prior_is_the_model_prior():
     assert abs(np.corrcoef(z[:, 0], mu[:, d.pair_setting[0], 0])[0, 1]) < 0.05
 
 
-def test_sampler_extends_toward_the_checks_threshold():
-    """The ESS the sampler adds chains toward is the one the convergence check demands."""
-    from afdecomp.models._sampling import ESS_TARGET
+def test_sampler_adds_chains_until_converged_and_not_for_a_short_fit():
+    """Batches of chains are added while ``converged`` says no and the ESS projected to
+    ``max_chains`` chains could reach ``ESS_MIN`` (the check's threshold); they are pooled along
+    ``chain``. A fit whose projection falls short stops after one batch."""
+    import pymc as pm
+
+    from afdecomp.models._sampling import sample
     from afdecomp.results import ESS_MIN
-    assert ESS_TARGET == ESS_MIN
+    with pm.Model() as model:
+        pm.Normal("x", 0.0, 1.0)
+    answers = iter([(False, ESS_MIN / 2), (True, 2.0 * ESS_MIN)])   # 2 chains now, 6 at most: 3x projected
+    idata = sample(model, draws=50, tune=50, chains=2, random_seed=0, sampler="nutpie",
+                   converged=lambda idata: next(answers), max_chains=6)
+    assert (idata.attrs["batches"], idata.attrs["chains"]) == (2, 4)
+    assert idata["posterior"].sizes["chain"] == 4 and list(idata["posterior"]["chain"].values) == [0, 1, 2, 3]
+    assert idata["sample_stats"].sizes["chain"] == 4
+    x = idata["posterior"]["x"].values
+    assert not np.allclose(x[:2], x[2:])                    # new seeds, not the same chains again
+    short = sample(model, draws=50, tune=50, chains=2, random_seed=0, sampler="nutpie",
+                   converged=lambda idata: (False, ESS_MIN / 4), max_chains=6)   # 6 chains: 0.75 x ESS_MIN
+    assert (short.attrs["batches"], short.attrs["chains"]) == (1, 2)

@@ -12,10 +12,6 @@ import numpy as np
 
 SAMPLERS = ("auto", "nutpie", "pymc", "numpyro")
 
-#: The ESS :func:`sample` extends a fit toward (``afdecomp.results.ESS_MIN``, kept equal by a test).
-ESS_TARGET = 400
-
-
 def installed(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
@@ -44,10 +40,12 @@ def sample(model, *, draws: int, tune: int, chains: int, random_seed=None, sampl
     ``chains`` independent chains (new seeds, same compiled model, tuned afresh) is sampled and
     added along ``chain``, until it says yes, or the fit has ``max_chains`` chains (default
     ``3 × chains``), or the ESS scaled to ``max_chains`` chains could not reach
-    :data:`ESS_TARGET` (a deliberately short fit is not extended). Independent chains
+    ``afdecomp.results.ESS_MIN`` (a deliberately short fit is not extended). Independent chains
     pool without bias; each batch is what a user would otherwise rerun by hand with more draws.
     ``idata.attrs`` records the sampler, the wall time, the settings and the number of batches.
     """
+    from ..results import ESS_MIN  # not at import: afdecomp.results imports this package
+
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
     chosen = default_sampler(n_cells) if sampler == "auto" else sampler
@@ -73,7 +71,7 @@ def sample(model, *, draws: int, tune: int, chains: int, random_seed=None, sampl
             break
         ok, ess = converged(idata)
         # ESS grows with the number of chains: stop when even max_chains could not reach it
-        if ok or ess * max_chains / (len(batches) * chains) < ESS_TARGET:
+        if ok or ess * max_chains / (len(batches) * chains) < ESS_MIN:
             break
         if progress:
             print(f"convergence thresholds not met with {len(batches) * chains} chains: sampling "

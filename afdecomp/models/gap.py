@@ -438,12 +438,14 @@ class ComplianceGap:
         self.max_chains = max_chains
 
     def _sample(self, model, progress: bool, n_cells: int):
-        from ..results import CHECKED, meets_thresholds
-        names = list(CHECKED) + [f"{x}_{self.label}" for x in ("se", "sp")]
+        from ..results import gap_checked_parameters, meets_thresholds
+
+        def converged(idata):
+            return meets_thresholds(idata, gap_checked_parameters(idata["posterior"], [self.label]))
         idata = sample(model, draws=self.draws, tune=self.tune, chains=self.chains,
                        random_seed=self.random_seed, sampler=self.sampler,
                        target_accept=self.target_accept, progress=progress, n_cells=n_cells,
-                       converged=lambda idata: meets_thresholds(idata, names), max_chains=self.max_chains)
+                       converged=converged, max_chains=self.max_chains)
         return idata, idata.attrs["sampler"]
 
     def fit(self, data: pd.DataFrame, judge_error: dict | None = None) -> GapResults:
