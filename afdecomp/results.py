@@ -33,7 +33,7 @@ RHAT_MAX = 1.01
 ESS_MIN = 400
 
 #: The gap model's sampled parameters whose convergence is checked (derived ones follow from them).
-CHECKED = ("mu", "chol_stds", "chol_corr", "tau_model", "delta_beta", "delta_gamma", "beta", "gamma",
+CHECKED = ("mu", "chol_stds", "chol_corr", "tau_model", "delta_midpoint", "delta_gamma", "beta", "gamma",
            "sigma_u", "sigma_w", "u", "w")
 
 SUMMARY_COLUMNS = CONDITION_KEYS + ["rate_training", "rate_deployment", "gap", "gap_lo", "gap_hi", "n"]

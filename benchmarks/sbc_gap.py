@@ -137,9 +137,7 @@ def run(study: Study, replicates: int, seed: int = 0, L: int = 99, draws: int = 
             lev = np.searchsorted(grid[0], d.cell_t)
             k_model = np.zeros_like(grid[2])
             np.add.at(k_model, (lev, d.cell_pair, d.cell_query), k)
-        model = compiled.with_data(k=k_model, a_beta=st.a_beta, a_gamma=st.a_gamma,
-                                   a_model=np.asarray(st.a_model, dtype=float),
-                                   a_u=np.asarray(st.a_u, dtype=float), a_w=np.asarray(st.a_w, dtype=float))
+        model = compiled.with_data(k=k_model, **G.weight_values(st))
         t0 = time.perf_counter()
         idata = nutpie.sample(model, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed * 100_003 + i,
                               target_accept=0.9, progress_bar=False)
@@ -173,7 +171,7 @@ def run(study: Study, replicates: int, seed: int = 0, L: int = 99, draws: int = 
 
 
 #: The sampled parameters whose R-hat and ESS are recorded per replicate (as GapResults checks).
-G_CHECKED = ("mu", "chol_stds", "tau_model", "delta_beta", "delta_gamma", "beta", "gamma", "sigma_u",
+G_CHECKED = ("mu", "chol_stds", "tau_model", "delta_midpoint", "delta_gamma", "beta", "gamma", "sigma_u",
              "sigma_w", "u", "w")
 
 
@@ -183,7 +181,7 @@ def readable(quantity: str) -> str:
     m = re.fullmatch(r"(mu|chol_stds|tau_model)\[(\d+)\]", quantity)
     if not m:
         return quantity
-    j, par = int(m.group(2)), "βγ"[int(m.group(2)) % 2]
+    j, par = int(m.group(2)), "bγ"[int(m.group(2)) % 2]   # b: the midpoint logit
     return {"mu": f"mu[setting {j // 2}, {par}]", "chol_stds": f"pair scale τ_{par}",
             "tau_model": f"model scale τ_model,{par}"}[m.group(1)]
 

@@ -153,26 +153,39 @@ def test_structure_follows_the_design():
     assert rich.a_beta.min() > 0.5 and 0 <= rich.a_w < 0.3          # β pinned by data; σ_w (truly 0) is not
 
 
-def test_reparameterised_prior_is_the_model_prior():
+@pytest.mark.parametrize("grid", ["complete", "incomplete"])
+def test_reparameterised_prior_is_the_model_prior(grid):
     # The pair effects are sampled through the setting means' conditional and centred within
-    # each setting (build_model); the prior must still be mu ~ N(0, (1.5, 1)) and
-    # (beta - mu - delta) / tau_beta ~ N(0, 1) independent of mu. 4,000 prior draws: the SD of a
-    # sample SD is ~1.1%, so 5% tolerances (and |corr| < 0.05, ~3 SE) fail only on a real error.
+    # each setting, and on a complete model × setting grid through the model means r = δ + x̄_m
+    # and δ's conditional given r (build_model); the prior must still be mu ~ N(0, (1.5, 1)),
+    # δ ~ ZeroSumNormal(tau_model) and (b - mu - delta) / tau ~ N(0, 1) independent of mu and δ,
+    # for the midpoint b = beta + gamma/2 and for gamma. 4,000 prior draws: the SD of a sample SD
+    # is ~1.1%, so 5% tolerances (and |corr| < 0.05, ~3 SE) fail only on a real error.
     import pymc as pm
 
-    from afdecomp.models.gap import build_model
-    d = design(as_cells(afd.simulate(n_models=4, n_queries=6, n_samples=2, variants=["default", "ncs"], seed=2)[0]))
+    from afdecomp.models.gap import build_model, structure
+    cells = as_cells(afd.simulate(n_models=4, n_queries=6, n_samples=2, variants=["default", "ncs"], seed=2)[0])
+    if grid == "incomplete":   # one model without its second variant: no two-way split
+        cells = cells[~((cells["model"] == cells["model"].iloc[0]) & (cells["variant"] == "ncs"))]
+    d = design(cells)
+    assert structure(d).crossed == (grid == "complete")
+    names = ["mu", "chol_stds", "tau_model", "delta_midpoint", "delta_gamma", "beta", "gamma"]
     with build_model(d), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pr = pm.sample_prior_predictive(draws=4000, random_seed=1,
-                                        var_names=["mu", "chol_stds", "delta_beta", "beta"])["prior"]
-    mu = pr["mu"].values[0]
+        pr = pm.sample_prior_predictive(draws=4000, random_seed=1, var_names=names)["prior"]
+    v = {k: pr[k].values[0] for k in names}
+    mu = v["mu"]
     np.testing.assert_allclose(mu.std(axis=0), [[1.5, 1.0]] * len(d.settings), rtol=0.05)
-    z = (pr["beta"].values[0] - mu[:, d.pair_setting, 0] - pr["delta_beta"].values[0][:, d.pair_model]) \
-        / pr["chol_stds"].values[0][:, :1]
-    np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=0.05)
-    assert np.abs(z.mean(axis=0)).max() < 0.06
-    assert abs(np.corrcoef(z[:, 0], mu[:, d.pair_setting[0], 0])[0, 1]) < 0.05
+    M = len(d.models)
+    pair = {"midpoint": v["beta"] + 0.5 * v["gamma"], "gamma": v["gamma"]}
+    for j, name in enumerate(["midpoint", "gamma"]):
+        delta = v[f"delta_{name}"]
+        np.testing.assert_allclose((delta / v["tau_model"][:, j:j + 1]).std(axis=0), np.sqrt((M - 1) / M), rtol=0.05)
+        z = (pair[name] - mu[:, d.pair_setting, j] - delta[:, d.pair_model]) / v["chol_stds"][:, j:j + 1]
+        np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=0.05)
+        assert np.abs(z.mean(axis=0)).max() < 0.06
+        assert abs(np.corrcoef(z[:, 0], mu[:, d.pair_setting[0], j])[0, 1]) < 0.05
+        assert abs(np.corrcoef(z[:, 0], delta[:, d.pair_model[0]])[0, 1]) < 0.05
 
 
 def test_sampler_adds_chains_until_converged_and_not_for_a_short_fit():

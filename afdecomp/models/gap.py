@@ -1,26 +1,32 @@
 """The hierarchical compliance-gap model (docs/gap.md; the maths in docs/concepts.md) on binomial cells, fitted with PyMC.
 
 Per model × prompt variant × steering condition ("pair") a (β, γ): β the logit compliance in
-deployment, γ the logit-scale gap. The pairs of one setting (variant × steering) share a
-population mean μ, each model has a deviation δ shared by all its settings, and the pairs
-scatter around μ + δ, so a model with little data is pulled toward the other models (and toward
-its own other settings). Queries enter with a difficulty effect ``u_q`` and a query-specific
-gap ``w_q``, both zero-sum (the global intercept and the mean of the query effects are not
-separately identified otherwise)::
+deployment, γ the logit-scale gap. Queries enter with a difficulty effect ``u_q`` and a
+query-specific gap ``w_q``, both zero-sum (the global intercept and the mean of the query
+effects are not separately identified otherwise)::
 
     logit p_c = β_pair + u_q + t · (γ_pair + w_q),   t = oversight (1 training, 0 deployment)
-    (β, γ)_pair ~ N(μ_setting + δ_model, diag(τ_β, τ_γ)²)
-    δ_model ~ ZeroSumNormal(τ_model) over models, independently for β and γ
-    u ~ ZeroSumNormal(σ_u),  w ~ ZeroSumNormal(σ_w)
+
+The hierarchy is written at the midpoint of the tiers, ``b = β + γ/2`` (and ``v_q = u_q + w_q/2``),
+which the two tiers inform independently of γ (docs/gap.md: at t = 0, β and γ were correlated
+−0.66 in the posterior and NUTS needed 37 leapfrog steps per draw; 15 at the midpoint). The pairs
+of one setting (variant × steering) share a population mean μ, each model has a deviation δ
+shared by all its settings, and the pairs scatter around μ + δ, so a model with little data is
+pulled toward the other models (and toward its own other settings)::
+
+    (b, γ)_pair ~ N(μ_setting + δ_model, diag(τ_b, τ_γ)²)
+    δ_model ~ ZeroSumNormal(τ_model) over models, independently for b and γ
+    v ~ ZeroSumNormal(σ_u),  w ~ ZeroSumNormal(σ_w)
 
 The structure follows the design (:func:`structure`): δ only when some model has several
 settings and some setting several models, the pair scatter only when the design leaves it
 residual degrees of freedom; otherwise two levels would be the same level written twice. Each
 level is written partially non-centred with a weight taken from the data's information about
 it (docs/gap.md). With graded oversight, ``t`` is the stated oversight probability and the
-reported training rate is the one at t = 1. Priors (logit scale): μ_β ~ N(0, 1.5), μ_γ ~ N(0, 1)
+reported training rate is the one at t = 1. Priors (logit scale): μ_b ~ N(0, 1.5), μ_γ ~ N(0, 1)
 (a negative gap is as plausible as a positive one), τ ~ HalfNormal(1), τ_model ~
-HalfNormal(0.5), σ_u ~ HalfNormal(1), σ_w ~ HalfNormal(0.5).
+HalfNormal(0.5), σ_u ~ HalfNormal(1), σ_w ~ HalfNormal(0.5). The posterior keeps ``beta`` and
+``u`` on the deployment scale (``gap_logit``), so everything downstream reads them as before.
 """
 
 from __future__ import annotations
@@ -150,12 +156,15 @@ class Structure:
 
     model_level: bool        # δ_model: some model has >= 2 settings and some setting >= 2 models
     pair_level: bool         # scatter of the pairs around μ (+ δ): the design leaves residual df
-    a_beta: np.ndarray       # per pair
+    a_beta: np.ndarray       # per pair (the midpoint b)
     a_gamma: np.ndarray      # per pair
-    a_model: np.ndarray      # (β, γ)
+    a_model: np.ndarray      # (b, γ)
     a_u: float
     a_w: float
     scales: dict             # approximate posterior means of the level scales
+    crossed: bool = False    # every model has every setting once: the two-way decomposition
+    a_r: np.ndarray = None   # (b, γ): model means of the pairs, r = δ + x̄_model (crossed only)
+    a_e: np.ndarray = None   # (b, γ): the model × setting interaction (crossed only)
 
 
 def _logit_rate(k, n):
@@ -165,7 +174,7 @@ def _logit_rate(k, n):
 
 
 def _tier_logits(d: Design, index: np.ndarray, size: int):
-    """Per group: deployment logit, its variance, gap logit (per unit t), its variance."""
+    """Per group: midpoint logit (at t = ½), its variance, gap logit (per unit t), its variance."""
     dep = d.cell_t == 0
     out = []
     for mask in (dep, ~dep):
@@ -176,7 +185,8 @@ def _tier_logits(d: Design, index: np.ndarray, size: int):
     tbar = np.bincount(index[~dep], weights=(d.cell_n * d.cell_t)[~dep], minlength=size) / np.maximum(nt, 1)
     tbar = np.where(tbar > 0, tbar, 1.0)
     (l0, v0), (l1, v1) = out
-    return l0, v0, (l1 - l0) / tbar, (v0 + v1) / tbar ** 2
+    h = TIER_MIDPOINT / tbar                      # midpoint = l0 + ½·gap = (1 − h)·l0 + h·l1
+    return (1 - h) * l0 + h * l1, (1 - h) ** 2 * v0 + h ** 2 * v1, (l1 - l0) / tbar, (v0 + v1) / tbar ** 2
 
 
 def _scale_posterior(r: np.ndarray, v: np.ndarray, df: int, prior_sd: float):
@@ -195,6 +205,10 @@ def _scale_posterior(r: np.ndarray, v: np.ndarray, df: int, prior_sd: float):
     post = np.exp(logp - logp.max())
     return tau, post / post.sum()
 
+
+#: Where the tier coding puts zero: the model is written at the midpoint ``t − ½`` of the two
+#: tiers (docs/gap.md), so that the pair intercept and the gap are informed independently.
+TIER_MIDPOINT = 0.5
 
 #: The lower quantile of a scale's approximate posterior at which the centring weight is taken.
 LOW_QUANTILE = 0.05
@@ -242,15 +256,22 @@ def structure(d: Design, centred: bool | None = None) -> Structure:
         r, df = _residuals(y, groups)
         a, scales[name] = _weights(r, v, df, 1.0, v)
         a_pair.append(a)
-    a_model = np.zeros(2)
+    a_model, a_r, a_e = np.zeros(2), np.zeros(2), np.zeros(2)
+    crossed = model_level and P == M * S
     if model_level:
         per = np.bincount(d.pair_model, minlength=M)
         for j, (y, v, key) in enumerate(((b, vb, "tau_beta"), (g, vg, "tau_gamma"))):
             r, _ = _residuals(y, [d.pair_setting])
             rm = np.bincount(d.pair_model, weights=r, minlength=M) / per
-            se2 = (scales[key] ** 2 + np.bincount(d.pair_model, weights=v, minlength=M) / per) / per
+            noise = np.bincount(d.pair_model, weights=v, minlength=M) / per ** 2
+            se2 = scales[key] ** 2 / per + noise
             w, scales[f"tau_model_{j}"] = _weights(rm - rm.mean(), se2, M - 1, 0.5, np.median(se2))
             a_model[j] = w[0]
+            if crossed:   # r_m = δ_m + x̄_m: prior scale √(τ_model² + τ²/S), seen through the noise alone
+                w, _ = _weights(rm - rm.mean(), noise, M - 1, float(np.sqrt(0.25 + scales[key] ** 2 / S)),
+                                np.median(noise))
+                a_r[j] = w[0]
+                a_e[j] = float(np.median(a_pair[j]))
     a_u = a_w = 0.0
     if Q > 1:  # per query, pooled over pairs: its logits' spread beyond the binomial noise
         u0, v0, w0, vw = _tier_logits(d, d.cell_query, Q)
@@ -262,8 +283,8 @@ def structure(d: Design, centred: bool | None = None) -> Structure:
     if centred is not None:
         c = 1.0 if centred else 0.0
         a_beta, a_gamma = np.full(P, c), np.full(P, c)
-        a_model, a_u, a_w = np.full(2, c), c, c
-    return Structure(model_level, pair_level, a_beta, a_gamma, a_model, a_u, a_w, scales)
+        a_model, a_r, a_e, a_u, a_w = np.full(2, c), np.full(2, c), np.full(2, c), c, c
+    return Structure(model_level, pair_level, a_beta, a_gamma, a_model, a_u, a_w, scales, crossed, a_r, a_e)
 
 
 def _partial(pm, name: str, centre, scale, a, dims):
@@ -278,8 +299,19 @@ def _partial_zerosum(pm, name: str, scale, a, dims):
     return pm.Deterministic(name, scale ** (1.0 - a) * raw, dims=dims)
 
 
-#: Prior standard deviations of the setting means μ (β, γ), logit scale.
+#: The two parameters of a pair in the sampled hierarchy: the midpoint logit b (at t = ½) and the gap γ.
+PARAMS = ("midpoint", "gamma")
+
+#: Prior standard deviations of the setting means μ (b, γ), logit scale.
 MU_SD = np.array([1.5, 1.0])
+
+
+def weight_values(st: Structure) -> dict[str, np.ndarray]:
+    """The centring weights of a :class:`Structure` by the names ``build_model(shared=True)`` gives their data."""
+    two = (lambda x: np.zeros(2) if x is None else np.asarray(x, dtype=float))
+    return {"a_beta": np.asarray(st.a_beta, dtype=float), "a_gamma": np.asarray(st.a_gamma, dtype=float),
+            "a_model": two(st.a_model), "a_r": two(st.a_r), "a_e": two(st.a_e),
+            "a_u": np.asarray(st.a_u, dtype=float), "a_w": np.asarray(st.a_w, dtype=float)}
 
 
 def _centred_within(d: Design, x):
@@ -310,6 +342,38 @@ def _setting_means(pm, d: Design, tau):
     return m, mu
 
 
+def _model_deviations(pm, d: Design, st: Structure, name: str, tau_model, weights, j: int):
+    """``δ_model`` of one parameter per pair (0 without a model level): shared by all of a model's
+    settings, zero-sum over models so that it does not trade off against the setting means μ."""
+    if not st.model_level:
+        return 0.0
+    return _partial_zerosum(pm, f"delta_{name}", tau_model[j], weights["a_model"][j], "model")[d.pair_model]
+
+
+def _crossed_deviations(pm, d: Design, name: str, tau, tau_model, weights, j: int):
+    """``δ_model + (x_p − x̄_setting)`` of one parameter on a complete model × setting grid, per pair.
+
+    With every model in every setting once, the pair deviations ``x ~ N(0, τ)`` split into
+    independent parts: setting means (in ``m``, :func:`_setting_means`), model means
+    ``x̄_m − x̄ ~ ZeroSumNormal(τ/√S)`` and a model × setting interaction ``e`` (zero-sum over both
+    axes, scale τ). The data inform ``r_m = δ_m + x̄_m − x̄`` but not how it splits between δ
+    and the pairs, so ``r ~ ZeroSumNormal(√(τ_model² + τ²/S))`` is sampled, and δ from its exact
+    conditional ``δ = k·r + √(k·τ²/S)·ε``, ``k = τ_model² / (τ_model² + τ²/S)``, ``ε ~
+    ZeroSumNormal(1)``: the same joint distribution, without the ridge along which δ and the
+    pairs' model means trade off. Returns ``r_m + e_{m,s}`` per pair.
+    """
+    import pytensor.tensor as pt
+    v = tau ** 2 / len(d.settings)
+    r = _partial_zerosum(pm, f"r_{name}", pt.sqrt(tau_model ** 2 + v), weights["a_r"][j], "model")
+    k = tau_model ** 2 / (tau_model ** 2 + v)
+    eps = pm.ZeroSumNormal(f"delta_{name}_eps", 1.0, dims="model")
+    pm.Deterministic(f"delta_{name}", k * r + pt.sqrt(k * v) * eps, dims="model")
+    a = weights["a_e"][j]
+    raw = pm.ZeroSumNormal(f"e_{name}_raw", sigma=tau ** a, dims=("model", "setting"), n_zerosum_axes=2)
+    e = tau ** (1.0 - a) * raw
+    return r[d.pair_model] + e[d.pair_model, d.pair_setting]
+
+
 def build_model(d: Design, centred: bool | None = None, dense: bool | None = None,
                 struct: Structure | None = None, shared: bool = False, judge_error=None, label: str = "complied"):
     """The PyMC model (``pm.Model``) of the module docstring for a :class:`Design`.
@@ -333,50 +397,53 @@ def build_model(d: Design, centred: bool | None = None, dense: bool | None = Non
     st = struct if struct is not None else structure(d, centred)
     grid = _dense(d) if dense in (None, True) else None
     coords = {"pair": pair_labels(d.pairs), "setting": np.arange(len(d.settings)), "model": d.models,
-              "param": ["beta", "gamma"], "query": d.queries}
+              "param": list(PARAMS), "query": d.queries}
     with pm.Model(coords=coords) as model:
-        weights = {"a_beta": st.a_beta, "a_gamma": st.a_gamma, "a_model": np.asarray(st.a_model, dtype=float),
-                   "a_u": np.asarray(st.a_u, dtype=float), "a_w": np.asarray(st.a_w, dtype=float)}
+        weights = weight_values(st)
         k_obs = grid[2] if grid is not None else d.cell_k
         if shared:
             weights = {name: pm.Data(name, value) for name, value in weights.items()}
             k_obs = pm.Data("k", k_obs)
-        delta_b = delta_g = 0.0
-        if st.model_level:
-            # a model-level deviation shared by all of a model's settings; zero-sum over models so
-            # that it does not trade off against the setting means μ
-            tau_m = pm.HalfNormal("tau_model", 0.5, dims="param")
-            delta_b = _partial_zerosum(pm, "delta_beta", tau_m[0], weights["a_model"][0], "model")[d.pair_model]
-            delta_g = _partial_zerosum(pm, "delta_gamma", tau_m[1], weights["a_model"][1], "model")[d.pair_model]
+        tau_m = pm.HalfNormal("tau_model", 0.5, dims="param") if st.model_level else None
         if not st.pair_level:
             mu = pm.Normal("mu", mu=0.0, sigma=MU_SD, dims=("setting", "param"))
-            beta = pm.Deterministic("beta", mu[d.pair_setting, 0] + delta_b, dims="pair")
-            gamma = pm.Deterministic("gamma", mu[d.pair_setting, 1] + delta_g, dims="pair")
+            mid, gamma = (mu[d.pair_setting, j] + _model_deviations(pm, d, st, p, tau_m, weights, j)
+                          for j, p in enumerate(PARAMS))
         else:
-            # the pair scales: standard deviations of the pairs' (β, γ) around μ + δ
+            # the pair scales: standard deviations of the pairs' (b, γ) around μ + δ
             tau = pm.HalfNormal("chol_stds", 1.0, dims="param")
-            x_b = _partial(pm, "beta", 0.0, tau[0], weights["a_beta"], "pair")
-            x_g = _partial(pm, "gamma", 0.0, tau[1], weights["a_gamma"], "pair")
             m, mu = _setting_means(pm, d, tau)
-            beta = pm.Deterministic("beta", m[d.pair_setting, 0] + delta_b + _centred_within(d, x_b), dims="pair")
-            gamma = pm.Deterministic("gamma", m[d.pair_setting, 1] + delta_g + _centred_within(d, x_g), dims="pair")
+            if st.crossed:
+                mid, gamma = (m[d.pair_setting, j] + _crossed_deviations(pm, d, p, tau[j], tau_m[j], weights, j)
+                              for j, p in enumerate(PARAMS))
+            else:
+                delta = [_model_deviations(pm, d, st, p, tau_m, weights, j) for j, p in enumerate(PARAMS)]
+                x_b = _partial(pm, "midpoint", 0.0, tau[0], weights["a_beta"], "pair")
+                x_g = _partial(pm, "gamma", 0.0, tau[1], weights["a_gamma"], "pair")
+                mid = m[d.pair_setting, 0] + delta[0] + _centred_within(d, x_b)
+                gamma = m[d.pair_setting, 1] + delta[1] + _centred_within(d, x_g)
+        gamma = pm.Deterministic("gamma", gamma, dims="pair")
+        beta = pm.Deterministic("beta", mid - TIER_MIDPOINT * gamma, dims="pair")   # the deployment logit
         if len(d.queries) > 1:
             sigma_u = pm.HalfNormal("sigma_u", 1.0)
             sigma_w = pm.HalfNormal("sigma_w", 0.5)
-            u = _partial_zerosum(pm, "u", sigma_u, weights["a_u"], "query")
+            u_mid = _partial_zerosum(pm, "u_midpoint", sigma_u, weights["a_u"], "query")
             w = _partial_zerosum(pm, "w", sigma_w, weights["a_w"], "query")
+            u = pm.Deterministic("u", u_mid - TIER_MIDPOINT * w, dims="query")
         else:
-            u = w = np.zeros(1)
+            u_mid = w = np.zeros(1)
+        # the likelihood in the midpoint coding (the same η as gap_logit(beta, gamma, u, w, t))
         if grid is not None:
             levels, n, _ = grid
-            eta = gap_logit(beta[None, :, None], gamma[None, :, None], u[None, None, :], w[None, None, :],
-                            levels[:, None, None])
+            eta = gap_logit(mid[None, :, None], gamma[None, :, None], u_mid[None, None, :], w[None, None, :],
+                            levels[:, None, None] - TIER_MIDPOINT)
             if judge_error is None:
                 pm.Potential("loglik", binomial_potential(k_obs, n, eta))  # empty grid cells (n = 0) add nothing
             else:
                 pm.Potential("loglik", judged_potential(k_obs, n, eta, judge_error, label, shared))
         else:
-            eta = gap_logit(beta[d.cell_pair], gamma[d.cell_pair], u[d.cell_query], w[d.cell_query], d.cell_t)
+            eta = gap_logit(mid[d.cell_pair], gamma[d.cell_pair], u_mid[d.cell_query], w[d.cell_query],
+                            d.cell_t - TIER_MIDPOINT)
             if judge_error is None:
                 pm.Potential("loglik", binomial_potential(k_obs, d.cell_n, eta))
             else:

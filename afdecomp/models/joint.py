@@ -505,7 +505,7 @@ class JointResults(Results):
     name = "joint outcome"
 
     #: The parameters whose R-hat and ESS are checked (and extended toward, :func:`~afdecomp.models._sampling.sample`).
-    CHECKED = ("mu", "chol_stds", "tau_model", "delta_beta", "delta_gamma", "beta", "gamma", "sigma_u",
+    CHECKED = ("mu", "chol_stds", "tau_model", "delta_midpoint", "delta_gamma", "beta", "gamma", "sigma_u",
                "sigma_w", "u", "w", "mu_af", "tau_af", "beta_af", "gamma_af", "sigma_af", "u_af",
                "se_complied", "sp_complied", "se_af_reasoning", "sp_af_reasoning")
 
