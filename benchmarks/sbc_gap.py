@@ -3,8 +3,8 @@
 Each replicate draws every parameter of ``afdecomp.ComplianceGap``'s model from its prior (PyMC's
 prior predictive of the model built on a fixed study design), simulates binomial counts ``k`` on
 that design, fits the model at its default settings (4 chains × 300 tuning + 1,000 draws,
-nutpie, target_accept 0.9, the data-chosen structure and centring weights of
-:func:`afdecomp.models.gap.structure`) and records the rank of each true value among ``L``
+nutpie, the target_accept of :func:`afdecomp.models.gap.default_target_accept`, the
+data-chosen structure and centring weights of :func:`afdecomp.models.gap.structure`) and records the rank of each true value among ``L``
 thinned posterior draws. If the fit is calibrated, every rank is uniform on ``0..L``.
 
 Checked quantities: the probability-scale gap of every pair (averaged over its queries, the
@@ -140,7 +140,7 @@ def run(study: Study, replicates: int, seed: int = 0, L: int = 99, draws: int = 
         model = compiled.with_data(k=k_model, **G.weight_values(st))
         t0 = time.perf_counter()
         idata = nutpie.sample(model, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed * 100_003 + i,
-                              target_accept=0.9, progress_bar=False)
+                              target_accept=G.default_target_accept(st), progress_bar=False)
         secs = time.perf_counter() - t0
         post = idata.posterior
         checked = [v for v in G_CHECKED if v in post]

@@ -138,7 +138,7 @@ def test_bad_input_is_named():
 
 
 def test_structure_follows_the_design():
-    from afdecomp.models.gap import structure
+    from afdecomp.models.gap import default_target_accept, structure
 
     def st(**kw):
         return structure(design(as_cells(afd.simulate(**kw)[0])))
@@ -151,6 +151,21 @@ def test_structure_follows_the_design():
     assert crossed.model_level and crossed.pair_level
     rich = st(n_models=6, n_queries=40, n_samples=5, seed=0)        # 400 generations per pair, τ ≈ 0.8
     assert rich.a_beta.min() > 0.5 and 0 <= rich.a_w < 0.3          # β pinned by data; σ_w (truly 0) is not
+    # few pairs per effect: the pair scale is barely informed and NUTS takes smaller steps
+    assert (one_variant.pair_df, default_target_accept(one_variant)) == (3, 0.95)
+    assert rich.pair_df == 5 and default_target_accept(st(n_models=20, n_queries=10, n_samples=2, seed=0)) == 0.9
+
+
+def test_steadiest_weight_is_the_gaussian_optimum_at_one_scale_and_between_over_a_range():
+    from afdecomp.models.gap import _steadiest_weight
+    se2 = np.array([0.01, 0.04, 1.0])
+    # at a single scale τ the conditional scale of x̃ does not vary for any a; as the range
+    # shrinks to τ the weight tends to the Gaussian optimum τ² / (τ² + se²) (grid of 0.01)
+    narrow = _steadiest_weight(0.2, 0.2 * 1.05, se2)
+    np.testing.assert_allclose(narrow, 0.04 / (0.04 + se2), atol=0.03)
+    # over 0.01..1 for a pinned element (se 0.1) neither form suits the whole range
+    a = _steadiest_weight(0.01, 1.0, np.array([0.01]))[0]
+    assert 0.2 < a < 0.8
 
 
 @pytest.mark.parametrize("grid", ["complete", "incomplete"])

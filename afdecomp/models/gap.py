@@ -165,6 +165,7 @@ class Structure:
     crossed: bool = False    # every model has every setting once: the two-way decomposition
     a_r: np.ndarray = None   # (b, γ): model means of the pairs, r = δ + x̄_model (crossed only)
     a_e: np.ndarray = None   # (b, γ): the model × setting interaction (crossed only)
+    pair_df: int = 0         # residual degrees of freedom of the pair scatter (0 without it)
 
 
 def _logit_rate(k, n):
@@ -214,16 +215,47 @@ TIER_MIDPOINT = 0.5
 LOW_QUANTILE = 0.05
 
 
-def _weights(r: np.ndarray, v: np.ndarray, df: int, prior_sd: float, se2) -> tuple[np.ndarray, float]:
-    """Centring weights ``τ_q² / (τ_q² + se²)`` and the posterior mean of τ.
+def _quantile(tau: np.ndarray, post: np.ndarray, q: float) -> float:
+    return float(tau[min(np.searchsorted(np.cumsum(post), q), len(tau) - 1)])
 
-    ``τ_q`` is the :data:`LOW_QUANTILE` of the scale's approximate posterior: where small scales
-    are plausible the weight goes toward the non-centred form, whose geometry stays good as τ → 0
-    (the centred one is a funnel there, which the sampler meets in the posterior's left tail).
+
+def _steadiest_weight(lo: float, hi: float, se2: np.ndarray) -> np.ndarray:
+    """Per element, the weight ``a`` whose sampled variable's conditional scale varies least over τ ∈ [lo, hi].
+
+    Given τ, an element with standard error ``se`` has posterior SD ``(1/τ² + 1/se²)^(−½)``, and
+    its sampled form ``x̃ = x / τ^(1−a)`` that divided by ``τ^(1−a)``. NUTS meets a funnel where
+    this varies over the plausible τ; the weight minimising its range (in logs) over [lo, hi] is
+    ``τ²/(τ² + se²)`` when lo = hi, and between the centred and non-centred forms otherwise.
+    """
+    s = np.geomspace(lo, max(hi, lo * 1.001), 64)[:, None]
+    a = np.linspace(0.0, 1.0, 101)[:, None, None]
+    log_sd = a * np.log(s)[None] - 0.5 * np.log1p(s[None] ** 2 / se2[None, None, :])
+    return a[np.argmin(np.ptp(log_sd, axis=1), axis=0), 0, 0]
+
+
+#: The quantiles of a scale's approximate posterior over which :func:`_steadiest_weight` looks.
+RANGE_QUANTILES = (0.05, 0.95)
+
+
+def _weights(r: np.ndarray, v: np.ndarray, df: int, prior_sd: float, se2,
+             whole_range: bool = False) -> tuple[np.ndarray, float]:
+    """Centring weights per element and the posterior mean of the level's scale τ.
+
+    By default ``τ_q² / (τ_q² + se²)`` at ``τ_q`` the :data:`LOW_QUANTILE` of the scale's
+    approximate posterior: where small scales are plausible the weight goes toward the
+    non-centred form, whose geometry stays good as τ → 0 (the centred one is a funnel there,
+    which the sampler meets in the posterior's left tail). ``whole_range``: the weight that
+    suits the central 90% of the scale's posterior (:func:`_steadiest_weight`), for the model
+    level, whose M − 1 degrees of freedom leave a posterior over orders of magnitude, while its
+    elements (means over all of a model's data) are pinned down: at one quantile the weight
+    suits one end only, and the other end is a funnel (docs/gap.md).
     """
     tau, post = _scale_posterior(r, v, df, prior_sd)
-    tau_q = tau[min(np.searchsorted(np.cumsum(post), LOW_QUANTILE), len(tau) - 1)]
     se2 = np.atleast_1d(np.asarray(se2, dtype=float))
+    if whole_range:
+        lo, hi = (max(_quantile(tau, post, q), tau[1]) for q in RANGE_QUANTILES)
+        return _steadiest_weight(lo, hi, se2), float(post @ tau)
+    tau_q = _quantile(tau, post, LOW_QUANTILE)
     return tau_q ** 2 / (tau_q ** 2 + se2), float(post @ tau)
 
 
@@ -265,11 +297,11 @@ def structure(d: Design, centred: bool | None = None) -> Structure:
             rm = np.bincount(d.pair_model, weights=r, minlength=M) / per
             noise = np.bincount(d.pair_model, weights=v, minlength=M) / per ** 2
             se2 = scales[key] ** 2 / per + noise
-            w, scales[f"tau_model_{j}"] = _weights(rm - rm.mean(), se2, M - 1, 0.5, np.median(se2))
+            w, scales[f"tau_model_{j}"] = _weights(rm - rm.mean(), se2, M - 1, 0.5, np.median(se2), True)
             a_model[j] = w[0]
             if crossed:   # r_m = δ_m + x̄_m: prior scale √(τ_model² + τ²/S), seen through the noise alone
                 w, _ = _weights(rm - rm.mean(), noise, M - 1, float(np.sqrt(0.25 + scales[key] ** 2 / S)),
-                                np.median(noise))
+                                np.median(noise), True)
                 a_r[j] = w[0]
                 a_e[j] = float(np.median(a_pair[j]))
     a_u = a_w = 0.0
@@ -284,7 +316,28 @@ def structure(d: Design, centred: bool | None = None) -> Structure:
         c = 1.0 if centred else 0.0
         a_beta, a_gamma = np.full(P, c), np.full(P, c)
         a_model, a_r, a_e, a_u, a_w = np.full(2, c), np.full(2, c), np.full(2, c), c, c
-    return Structure(model_level, pair_level, a_beta, a_gamma, a_model, a_u, a_w, scales, crossed, a_r, a_e)
+    pair_df = P - S - (M - 1 if model_level else 0) if pair_level else 0
+    return Structure(model_level, pair_level, a_beta, a_gamma, a_model, a_u, a_w, scales, crossed, a_r, a_e,
+                     pair_df)
+
+
+#: Below this many residual degrees of freedom the pair scale's posterior spans orders of
+#: magnitude (3 models × 1 variant: 0.013 to 0.84, 5% to 95%) and no centring suits all of it.
+FEW_PAIR_DF = 10
+
+
+def default_target_accept(st: Structure) -> float:
+    """NUTS's target acceptance for a :class:`Structure`: 0.95 when the pair scale has fewer than
+    :data:`FEW_PAIR_DF` residual degrees of freedom, else 0.9.
+
+    With a handful of pairs the pair scale is barely informed, and whichever centring the
+    weights choose is a funnel at one end of its posterior (3 models × 20 queries × 1 variant:
+    the divergent transitions start at τ ≈ 2, the upper tail, where the non-centred pair
+    effects are pinned to a width se/τ). The smaller step of 0.95 passes that neck (0 divergent
+    transitions in 8 × 4,000 draws, against 3 at 0.9; docs/gap.md); these studies are small,
+    so it costs seconds. Larger studies keep 0.9, whose longer steps they need for speed.
+    """
+    return 0.95 if st.pair_level and st.pair_df < FEW_PAIR_DF else 0.9
 
 
 def _partial(pm, name: str, centre, scale, a, dims):
@@ -472,7 +525,10 @@ class ComplianceGap:
         Probability mass of the reported highest-density intervals.
     progress : bool, optional
         Show sampling progress; default: on a terminal, or for a fit of >= 1,000 cells.
-    target_accept : float, default 0.9
+    target_accept : float, optional
+        NUTS's target acceptance; default :func:`default_target_accept` of the design's
+        structure (0.95 with fewer than 10 residual degrees of freedom for the pair scale, else
+        0.9). ``idata.attrs["target_accept"]`` records it.
     label : str, default "complied"
         The boolean column of the tidy table whose rate and gap are fitted (``"af_reasoning"``,
         ``"partial"``, ... work too); ``fit``'s ``judge_error`` must be keyed by it.
@@ -490,7 +546,7 @@ class ComplianceGap:
 
     def __init__(self, draws: int = 1000, tune: int = 300, chains: int = 4, random_seed: int | None = None,
                  sampler: str = "auto", hdi_prob: float = 0.94, progress: bool | None = None,
-                 target_accept: float = 0.9, label: str = "complied", max_chains: int | None = None):
+                 target_accept: float | None = None, label: str = "complied", max_chains: int | None = None):
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
         if not 0 < hdi_prob < 1:
@@ -504,14 +560,14 @@ class ComplianceGap:
         self.label = label
         self.max_chains = max_chains
 
-    def _sample(self, model, progress: bool, n_cells: int):
+    def _sample(self, model, progress: bool, n_cells: int, target_accept: float):
         from ..results import gap_checked_parameters, meets_thresholds
 
         def converged(idata):
             return meets_thresholds(idata, gap_checked_parameters(idata["posterior"], [self.label]))
         idata = sample(model, draws=self.draws, tune=self.tune, chains=self.chains,
                        random_seed=self.random_seed, sampler=self.sampler,
-                       target_accept=self.target_accept, progress=progress, n_cells=n_cells,
+                       target_accept=target_accept, progress=progress, n_cells=n_cells,
                        converged=converged, max_chains=self.max_chains)
         return idata, idata.attrs["sampler"]
 
@@ -534,7 +590,8 @@ class ComplianceGap:
         st = structure(d)
         model = build_model(d, struct=st, judge_error=judge.get(self.label), label=self.label)
         t0 = time.perf_counter()
-        idata, sampler = self._sample(model, progress, len(d.cell_n))
+        target_accept = self.target_accept if self.target_accept is not None else default_target_accept(st)
+        idata, sampler = self._sample(model, progress, len(d.cell_n), target_accept)
         seconds = time.perf_counter() - t0
         seed = None
         if self.label in data.columns and "sample" in data.columns and data["sample"].nunique() > 1:
@@ -543,6 +600,7 @@ class ComplianceGap:
                        attrs={"sampler": sampler, "sampling_seconds": seconds, "draws": self.draws,
                               "judge_error": judge_attrs(judge),
                               "tune": self.tune, "chains": idata.attrs["chains"], "label": self.label,
+                              "target_accept": target_accept,
                               "levels": "+".join(["setting"] + ["model"] * st.model_level + ["pair"] * st.pair_level)})
         return GapResults(idata)
 
