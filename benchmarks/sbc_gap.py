@@ -123,6 +123,7 @@ def run(study: Study, replicates: int, seed: int = 0, L: int = 99, draws: int = 
     d0 = design_of(study)
     st0 = G.structure(d0)
     compiled = nutpie.compile_pymc_model(G.build_model(d0, struct=st0, shared=True))
+    used = {var.name for var in compiled.shared_var_keys}   # the structure's weights (a crossed grid has no a_beta)
     grid = G._dense(d0)
     truth = prior_draws(d0, replicates, seed)
     rng = np.random.default_rng([seed, 1])
@@ -137,7 +138,7 @@ def run(study: Study, replicates: int, seed: int = 0, L: int = 99, draws: int = 
             lev = np.searchsorted(grid[0], d.cell_t)
             k_model = np.zeros_like(grid[2])
             np.add.at(k_model, (lev, d.cell_pair, d.cell_query), k)
-        model = compiled.with_data(k=k_model, **G.weight_values(st))
+        model = compiled.with_data(k=k_model, **{k: v for k, v in G.weight_values(st).items() if k in used})
         t0 = time.perf_counter()
         idata = nutpie.sample(model, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed * 100_003 + i,
                               target_accept=G.default_target_accept(st), progress_bar=False)
