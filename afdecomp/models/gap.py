@@ -151,7 +151,8 @@ class Structure:
     ``a = 1`` is the centred form (good when the data pin ``x`` down), ``a = 0`` the
     non-centred one (good when they do not). Each ``a`` is ``τ_q² / (τ_q² + se²)``, the share of
     the element's variance the data can see, with ``se`` its binomial standard error and ``τ_q``
-    a low quantile of the level scale's approximate posterior (see :func:`_weights`).
+    a low quantile of the level scale's approximate posterior; at the model level, whose scale
+    has M − 1 degrees of freedom, the weight that suits its central 90% (see :func:`_weights`).
     """
 
     model_level: bool        # δ_model: some model has >= 2 settings and some setting >= 2 models
@@ -166,7 +167,6 @@ class Structure:
     a_r: np.ndarray = None   # (b, γ): model means of the pairs, r = δ + x̄_model (crossed only)
     a_e: np.ndarray = None   # (b, γ): the model × setting interaction (crossed only)
     pair_df: int = 0         # residual degrees of freedom of the pair scatter (0 without it)
-
 
 def _logit_rate(k, n):
     """Smoothed empirical logit and its sampling variance (k + ½)/(n + 1)."""
@@ -274,8 +274,8 @@ def structure(d: Design, centred: bool | None = None) -> Structure:
     scatter only when the pairs outnumber the effects (μ, δ) fitted to them. Weights: each
     level's residuals (empirical logits minus least-squares setting and model effects) give an
     approximate posterior of its scale τ (normal residuals, the model's half-normal prior, on a
-    grid), and each element's weight is ``E[τ² / (τ² + se²)]`` over it, with ``se`` the
-    element's binomial standard error. ``centred`` forces every weight to 1 (True) or 0 (False).
+    grid), and each element's weight follows from it and the element's binomial standard error
+    ``se`` (:func:`_weights`). ``centred`` forces every weight to 1 (True) or 0 (False).
     """
     P, S, M, Q = len(d.pairs), len(d.settings), len(d.models), len(d.queries)
     model_level = M > 1 and P > M and P > S
@@ -284,7 +284,7 @@ def structure(d: Design, centred: bool | None = None) -> Structure:
     scales = {}
     groups = [d.pair_setting] + ([d.pair_model] if model_level else [])
     a_pair = []
-    for name, y, v in (("tau_beta", b, vb), ("tau_gamma", g, vg)):
+    for name, y, v in (("tau_midpoint", b, vb), ("tau_gamma", g, vg)):
         r, df = _residuals(y, groups)
         a, scales[name] = _weights(r, v, df, 1.0, v)
         a_pair.append(a)
@@ -292,7 +292,7 @@ def structure(d: Design, centred: bool | None = None) -> Structure:
     crossed = model_level and P == M * S
     if model_level:
         per = np.bincount(d.pair_model, minlength=M)
-        for j, (y, v, key) in enumerate(((b, vb, "tau_beta"), (g, vg, "tau_gamma"))):
+        for j, (y, v, key) in enumerate(((b, vb, "tau_midpoint"), (g, vg, "tau_gamma"))):
             r, _ = _residuals(y, [d.pair_setting])
             rm = np.bincount(d.pair_model, weights=r, minlength=M) / per
             noise = np.bincount(d.pair_model, weights=v, minlength=M) / per ** 2
