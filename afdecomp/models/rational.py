@@ -216,12 +216,17 @@ class RationalAgent:
         Show sampling progress (default: on a terminal, or for a fit of >= 1,000 cells).
     hdi_prob : float, default 0.94
         Probability of the reported highest-density intervals (``summary`` and the analyses).
+    max_chains : int, optional
+        As :class:`~afdecomp.ComplianceGap`: when the first ``chains`` chains miss R-hat <= 1.01
+        or bulk/tail ESS >= 400 on the parameters :meth:`RationalResults.check` tests, batches
+        of ``chains`` more independent chains are added, up to ``max_chains`` (default
+        ``3 × chains``; ``chains`` turns it off).
     """
 
     def __init__(self, draws: int = 1000, tune: int = 1000, chains: int = 4, *, random_seed=None,
                  sampler: str = "auto", goal_guarding: bool = True, covariates=None,
                  target_accept: float = 0.95, parameterization: str = "auto", progress: bool | None = None,
-                 hdi_prob: float = 0.94):
+                 hdi_prob: float = 0.94, max_chains: int | None = None):
         self.draws, self.tune, self.chains = draws, tune, chains
         self.random_seed, self.sampler = random_seed, sampler
         self.goal_guarding = goal_guarding
@@ -230,6 +235,7 @@ class RationalAgent:
         self.parameterization = parameterization
         self.progress = progress
         self.hdi_prob = hdi_prob
+        self.max_chains = max_chains
 
     # ------------------------------------------------------------------ model
     def build(self, design: Design, judge_error=None):
@@ -386,9 +392,15 @@ class RationalAgent:
             warnings.warn(f"RationalAgent: {r['parameter']} is not identified by this design: {r['reason']}",
                           stacklevel=2)
         model = self.build(design, judge_error=judge.get("complied"))
+        from ..results import meets_thresholds
+        from .rational_results import rational_checked_parameters
+
+        def converged(idata):
+            return meets_thresholds(idata, rational_checked_parameters(idata["posterior"]))
         idata = sample(model, draws=self.draws, tune=self.tune, chains=self.chains,
                        random_seed=self.random_seed, sampler=self.sampler,
-                       target_accept=self.target_accept, progress=self._progress(len(cells)), n_cells=len(cells))
+                       target_accept=self.target_accept, progress=self._progress(len(cells)), n_cells=len(cells),
+                       converged=converged, max_chains=self.max_chains)
         if judge:
             idata.attrs["judge_error"] = judge_attrs(judge)
         idata.attrs.update({"hdi_prob": float(self.hdi_prob),

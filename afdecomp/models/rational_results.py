@@ -31,6 +31,12 @@ POP_PARAMS = ("mu_b", "sigma_b", "mu_logV", "sigma_logV", "mu_S", "sigma_S", "mu
 CONDITION = ["model", "scenario", "variant", "steer_vector", "steer_layer", "steer_coef", "oversight"]
 
 
+def rational_checked_parameters(posterior) -> list[str]:
+    """The rational-agent variables whose convergence is checked: every posterior variable but
+    the standardized ``*_z`` and the rescaled ``lambda``."""
+    return [v for v in posterior.data_vars if not v.endswith("_z") and v != "lambda"]
+
+
 class RationalResults(Results):
     """A fitted :class:`~afdecomp.RationalAgent`.
 
@@ -150,8 +156,7 @@ class RationalResults(Results):
         return out
 
     def checked_parameters(self) -> list[str]:
-        """Every posterior variable but the standardized ``*_z`` and the rescaled ``lambda``."""
-        return [v for v in self.idata["posterior"].data_vars if not v.endswith("_z") and v != "lambda"]
+        return rational_checked_parameters(self.idata["posterior"])
 
     # ------------------------------------------------------------------ analyses
     def gap_draws(self, cues="default", *, queries: str = "observed", scenario: str | None = None,
