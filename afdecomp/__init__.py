@@ -35,6 +35,7 @@ from .models.joint import JointOutcome, JointRational, JointResults
 from .models.judge_error import JudgeError, apply_judge_error
 from .models.rational import RationalAgent, identifiability
 from .models.rational_results import RationalResults
+from .planning import PlanResults, plan
 from .results import GapResults, load_results
 from .schema import SchemaError, validate
 from .simulate import Truth, simulate
@@ -43,10 +44,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Catalog", "ComplianceGap", "Decomposition", "GapResults", "JointOutcome", "JointRational", "JointResults", "JudgeError", "JudgeValidation", "LoadReport",
-    "LogFormatError", "RationalAgent", "RationalResults", "SchemaError", "SteeringAnalysis", "Truth",
+    "LogFormatError", "PlanResults", "RationalAgent", "RationalResults", "SchemaError", "SteeringAnalysis", "Truth",
     "ablation_contrasts", "aggregate", "apply_judge_error", "apply_labels", "bundled_tasks", "decompose", "default_catalog",
     "glm_gap", "identifiability", "label", "load_catalog", "load_judge", "load_logs", "load_results",
-    "load_task", "plot", "rates", "read_labelled", "seed_sem_gap", "simulate", "steering_analysis",
+    "load_task", "plan", "plot", "rates", "read_labelled", "seed_sem_gap", "simulate", "steering_analysis",
     "validate", "validate_judge", "validate_labels", "write_logs",
 ]
 
