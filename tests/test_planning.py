@@ -106,3 +106,15 @@ def test_nuts_replicates_give_bayesian_intervals():
     r = res.replicates
     assert len(r) == 4 and r[["gap", "gap_lo", "gap_hi"]].notna().all().all()
     assert (r["gap_lo"] <= r["gap"]).all() and (r["gap"] <= r["gap_hi"]).all()
+
+
+def test_a_dask_local_cluster_gives_the_same_numbers():
+    # a real LocalCluster (2 worker processes) against local processes, same seeds
+    distributed = pytest.importorskip("distributed")
+    designs = [{"n_queries": 8, "n_samples": 2}]
+    kw = dict(truth=TWO, replicates=6, seed=5)
+    local = afd.plan(designs, **kw).replicates
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        on_dask = afd.plan(designs, executor=client, **kw).replicates
+    pd.testing.assert_frame_equal(local, on_dask)
