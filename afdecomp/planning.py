@@ -217,6 +217,24 @@ class PlanResults:
                 "wrong_sign", "wrong_sign_se", "replicates", "no_interval"]
         return out[cols]
 
+    def cheapest(self, target: float = 0.8) -> pd.DataFrame:
+        """Per model, the summary row of the cheapest design (fewest generations) whose power
+        reaches ``target``; a model no design reaches gets a row of NaN (a bigger design is needed).
+        Power is the Monte Carlo estimate: read ``power_se`` next to it."""
+        return _cheapest(self.summary(), target)
+
+    def plot(self, **kwargs):
+        """:func:`afdecomp.plot.power` of this plan; returns the matplotlib Axes."""
+        from .plot.planning import power
+        return power(self, **kwargs)
+
+
+def _cheapest(summary: pd.DataFrame, target: float) -> pd.DataFrame:
+    """Per model, the design with the fewest generations whose power reaches ``target``."""
+    ok = summary[summary["power"] >= target].sort_values(["generations", "design"])
+    best = ok.groupby("model", sort=True).head(1).set_index("model")
+    return best.reindex(sorted(summary["model"].unique())).reset_index()
+
 
 def plan(designs: list[dict], truth, questions=("gap",), replicates: int = 200, method: str = "glm",
          seed: int = 0, executor=None, store: str | os.PathLike | None = None, ci_prob: float = 0.94,

@@ -118,3 +118,19 @@ def test_a_dask_local_cluster_gives_the_same_numbers():
             distributed.Client(cluster) as client:
         on_dask = afd.plan(designs, executor=client, **kw).replicates
     pd.testing.assert_frame_equal(local, on_dask)
+
+
+def test_cheapest_design_and_the_power_figure():
+    import matplotlib
+    matplotlib.use("Agg")
+    designs = [{"n_queries": q, "n_samples": 5} for q in (10, 40, 160)]
+    res = afd.plan(designs, TWO, replicates=60, seed=2)
+    best = res.cheapest(0.8).set_index("model")
+    s = res.summary()
+    # m1 (gap 0.25) is found at the smallest design that reaches 0.8, and no cheaper one does
+    reach = s[(s["model"] == "m1") & (s["power"] >= 0.8)]
+    assert best.loc["m1", "generations"] == reach["generations"].min()
+    assert np.isnan(best.loc["m0", "generations"])                  # no gap: power stays at the size
+    ax = res.plot(target=0.8)
+    assert len(ax.get_legend().get_texts()) == 2 and ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["200", "800", "3,200"]

@@ -27,11 +27,12 @@ from .decomposition import ablation_forest, decomposition
 from .drivers import outcomes, steering_bars, steering_layers
 from .gap import gaps, ppc
 from .joint import af_bars
+from .planning import power
 from .judge import auroc_by_votes, calibration, roc
 from .rates import rates, seed_gaps
 from .rational import gap_vs_covariate, gap_vs_values, rational_params
 from .steering import QUANTITY_STYLE, steering  # noqa: F401
 
 __all__ = ["ablation_forest", "af_bars", "auroc_by_votes", "calibration", "decomposition", "gap_vs_covariate", "gap_vs_values",
-           "gaps", "outcomes", "ppc", "rates", "rational_params", "roc", "seed_gaps", "steering", "steering_bars",
+           "gaps", "outcomes", "power", "ppc", "rates", "rational_params", "roc", "seed_gaps", "steering", "steering_bars",
            "steering_layers", "style"]
