@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -164,9 +164,12 @@ class Structure:
     a_w: float
     scales: dict             # approximate posterior means of the level scales
     crossed: bool = False    # every model has every setting once: the two-way decomposition
-    a_r: np.ndarray = None   # (b, γ): model means of the pairs, r = δ + x̄_model (crossed only)
-    a_e: np.ndarray = None   # (b, γ): the model × setting interaction (crossed only)
+    # (b, γ), crossed designs only: the model means of the pairs r = δ + x̄_model, and the
+    # model × setting interaction
+    a_r: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    a_e: np.ndarray = field(default_factory=lambda: np.zeros(2))
     pair_df: int = 0         # residual degrees of freedom of the pair scatter (0 without it)
+
 
 def _logit_rate(k, n):
     """Smoothed empirical logit and its sampling variance (k + ½)/(n + 1)."""
@@ -347,8 +350,9 @@ def _partial(pm, name: str, centre, scale, a, dims):
 
 
 def _partial_zerosum(pm, name: str, scale, a, dims):
-    """``ZeroSumNormal(scale)`` written with centring weight ``a``."""
-    raw = pm.ZeroSumNormal(name + "_raw", sigma=scale ** a, dims=dims)
+    """``ZeroSumNormal(scale)`` written with centring weight ``a``, zero-sum along every one of ``dims``."""
+    dims = (dims,) if isinstance(dims, str) else tuple(dims)
+    raw = pm.ZeroSumNormal(name + "_raw", sigma=scale ** a, dims=dims, n_zerosum_axes=len(dims))
     return pm.Deterministic(name, scale ** (1.0 - a) * raw, dims=dims)
 
 
@@ -361,10 +365,8 @@ MU_SD = np.array([1.5, 1.0])
 
 def weight_values(st: Structure) -> dict[str, np.ndarray]:
     """The centring weights of a :class:`Structure` by the names ``build_model(shared=True)`` gives their data."""
-    two = (lambda x: np.zeros(2) if x is None else np.asarray(x, dtype=float))
-    return {"a_beta": np.asarray(st.a_beta, dtype=float), "a_gamma": np.asarray(st.a_gamma, dtype=float),
-            "a_model": two(st.a_model), "a_r": two(st.a_r), "a_e": two(st.a_e),
-            "a_u": np.asarray(st.a_u, dtype=float), "a_w": np.asarray(st.a_w, dtype=float)}
+    return {name: np.asarray(getattr(st, name), dtype=float)
+            for name in ("a_beta", "a_gamma", "a_model", "a_r", "a_e", "a_u", "a_w")}
 
 
 def _centred_within(d: Design, x):
@@ -373,6 +375,15 @@ def _centred_within(d: Design, x):
     avg = np.zeros((len(d.settings), len(d.pairs)))
     avg[d.pair_setting, np.arange(len(d.pairs))] = 1.0 / n[d.pair_setting]
     return x - (avg @ x)[d.pair_setting]
+
+
+def _part_given_sum(var_part, var_rest, total, eps):
+    """``x`` drawn from its exact conditional given ``x + y = total``, for independent
+    ``x ~ N(0, var_part)`` and ``y ~ N(0, var_rest)``: ``k·total + √(k·var_rest)·eps``,
+    ``k = var_part / (var_part + var_rest)``, ``eps ~ N(0, 1)``."""
+    import pytensor.tensor as pt
+    k = var_part / (var_part + var_rest)
+    return k * total + pt.sqrt(k * var_rest) * eps
 
 
 def _setting_means(pm, d: Design, tau):
@@ -390,8 +401,7 @@ def _setting_means(pm, d: Design, tau):
     v = tau[None, :] ** 2 / n                                   # Var(x̄_s), (setting, param)
     m = pm.Normal("m_setting", 0.0, sigma=pt.sqrt(MU_SD ** 2 + v), dims=("setting", "param"))
     eps = pm.Normal("mu_eps", 0.0, 1.0, dims=("setting", "param"))
-    k = MU_SD ** 2 / (MU_SD ** 2 + v)
-    mu = pm.Deterministic("mu", k * m + pt.sqrt(k * v) * eps, dims=("setting", "param"))
+    mu = pm.Deterministic("mu", _part_given_sum(MU_SD ** 2, v, m, eps), dims=("setting", "param"))
     return m, mu
 
 
@@ -418,12 +428,9 @@ def _crossed_deviations(pm, d: Design, name: str, tau, tau_model, weights, j: in
     import pytensor.tensor as pt
     v = tau ** 2 / len(d.settings)
     r = _partial_zerosum(pm, f"r_{name}", pt.sqrt(tau_model ** 2 + v), weights["a_r"][j], "model")
-    k = tau_model ** 2 / (tau_model ** 2 + v)
     eps = pm.ZeroSumNormal(f"delta_{name}_eps", 1.0, dims="model")
-    pm.Deterministic(f"delta_{name}", k * r + pt.sqrt(k * v) * eps, dims="model")
-    a = weights["a_e"][j]
-    raw = pm.ZeroSumNormal(f"e_{name}_raw", sigma=tau ** a, dims=("model", "setting"), n_zerosum_axes=2)
-    e = tau ** (1.0 - a) * raw
+    pm.Deterministic(f"delta_{name}", _part_given_sum(tau_model ** 2, v, r, eps), dims="model")
+    e = _partial_zerosum(pm, f"e_{name}", tau, weights["a_e"][j], ("model", "setting"))
     return r[d.pair_model] + e[d.pair_model, d.pair_setting]
 
 
@@ -476,13 +483,13 @@ def build_model(d: Design, centred: bool | None = None, dense: bool | None = Non
                 mid = m[d.pair_setting, 0] + delta[0] + _centred_within(d, x_b)
                 gamma = m[d.pair_setting, 1] + delta[1] + _centred_within(d, x_g)
         gamma = pm.Deterministic("gamma", gamma, dims="pair")
-        beta = pm.Deterministic("beta", mid - TIER_MIDPOINT * gamma, dims="pair")   # the deployment logit
+        pm.Deterministic("beta", mid - TIER_MIDPOINT * gamma, dims="pair")   # the deployment logit
         if len(d.queries) > 1:
             sigma_u = pm.HalfNormal("sigma_u", 1.0)
             sigma_w = pm.HalfNormal("sigma_w", 0.5)
             u_mid = _partial_zerosum(pm, "u_midpoint", sigma_u, weights["a_u"], "query")
             w = _partial_zerosum(pm, "w", sigma_w, weights["a_w"], "query")
-            u = pm.Deterministic("u", u_mid - TIER_MIDPOINT * w, dims="query")
+            pm.Deterministic("u", u_mid - TIER_MIDPOINT * w, dims="query")
         else:
             u_mid = w = np.zeros(1)
         # the likelihood in the midpoint coding (the same η as gap_logit(beta, gamma, u, w, t))
