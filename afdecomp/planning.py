@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from concurrent.futures.process import BrokenProcessPool
 import os
 import sys
 import warnings
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 
 #: Questions a plan can answer.
 QUESTIONS = ("gap",)
@@ -82,11 +83,6 @@ def _design(d: dict) -> dict:
     return out
 
 
-def _logit(p):
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return np.log(p) - np.log1p(-p)
-
-
 def replicate_cells(design: dict, truth: pd.DataFrame, seed) -> pd.DataFrame:
     """One simulated study as binomial cells (model × query × tier, ``n`` = samples per query).
 
@@ -101,7 +97,7 @@ def replicate_cells(design: dict, truth: pd.DataFrame, seed) -> pd.DataFrame:
     for r in truth.itertuples():
         u = rng.normal(0.0, r.query_sd, Q) if r.query_sd > 0 else np.zeros(Q)
         for condition, rate in (("deployment", r.deployment_rate), ("training", r.deployment_rate + r.gap)):
-            p = 1.0 / (1.0 + np.exp(-(_logit(rate) + u))) if r.query_sd > 0 else np.full(Q, rate)
+            p = expit(logit(rate) + u) if r.query_sd > 0 else np.full(Q, rate)
             parts.append(pd.DataFrame({"model": r.model, "variant": "default", "query_id": queries,
                                        "condition": condition, "n": S, "k": rng.binomial(S, p)}))
     return pd.concat(parts, ignore_index=True)

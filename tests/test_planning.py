@@ -110,7 +110,8 @@ def test_nuts_replicates_give_bayesian_intervals():
 
 def test_a_dask_local_cluster_gives_the_same_numbers():
     # a real LocalCluster (2 worker processes) against local processes, same seeds
-    distributed = pytest.importorskip("distributed")
+    import distributed  # in the dev extra, so CI runs this test
+
     designs = [{"n_queries": 8, "n_samples": 2}]
     kw = dict(truth=TWO, replicates=6, seed=5)
     local = afd.plan(designs, **kw).replicates

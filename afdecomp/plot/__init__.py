@@ -27,8 +27,8 @@ from .decomposition import ablation_forest, decomposition
 from .drivers import outcomes, steering_bars, steering_layers
 from .gap import gaps, ppc
 from .joint import af_bars
-from .planning import power
 from .judge import auroc_by_votes, calibration, roc
+from .planning import power
 from .rates import rates, seed_gaps
 from .rational import gap_vs_covariate, gap_vs_values, rational_params
 from .steering import QUANTITY_STYLE, steering  # noqa: F401
