@@ -9,30 +9,31 @@ from . import plot
 from . import steering_analysis as _old_path  # noqa: F401  (loaded first: the name below is the function)
 from .aggregate import aggregate
 from .analysis import (
-                    Decomposition,
-                    SteeringAnalysis,
-                    ablation_contrasts,
-                    decompose,
-                    steering_analysis,
+    Decomposition,
+    SteeringAnalysis,
+    ablation_contrasts,
+    decompose,
+    steering_analysis,
 )
 from .design import Catalog, default_catalog, load_catalog
 from .ingest import LoadReport, LogFormatError, load_logs, write_logs
 from .label import (
-                    JudgeValidation,
-                    apply_labels,
-                    bundled_tasks,
-                    label,
-                    load_judge,
-                    load_task,
-                    read_labelled,
-                    validate_judge,
-                    validate_labels,
+    JudgeValidation,
+    apply_labels,
+    bundled_tasks,
+    label,
+    load_judge,
+    load_task,
+    read_labelled,
+    validate_judge,
+    validate_labels,
 )
 from .models.baseline import rates, seed_sem_gap
 from .models.gap import ComplianceGap
 from .models.glm import glm_gap
 from .models.joint import JointOutcome, JointRational, JointResults
 from .models.judge_error import JudgeError, apply_judge_error
+from .models.laplace import laplace_gap
 from .models.rational import RationalAgent, identifiability
 from .models.rational_results import RationalResults
 from .planning import PlanResults, plan
@@ -46,7 +47,7 @@ __all__ = [
     "Catalog", "ComplianceGap", "Decomposition", "GapResults", "JointOutcome", "JointRational", "JointResults", "JudgeError", "JudgeValidation", "LoadReport",
     "LogFormatError", "PlanResults", "RationalAgent", "RationalResults", "SchemaError", "SteeringAnalysis", "Truth",
     "ablation_contrasts", "aggregate", "apply_judge_error", "apply_labels", "bundled_tasks", "decompose", "default_catalog",
-    "glm_gap", "identifiability", "label", "load_catalog", "load_judge", "load_logs", "load_results",
+    "glm_gap", "identifiability", "laplace_gap", "label", "load_catalog", "load_judge", "load_logs", "load_results",
     "load_task", "plan", "plot", "rates", "read_labelled", "seed_sem_gap", "simulate", "steering_analysis",
     "validate", "validate_judge", "validate_labels", "write_logs",
 ]

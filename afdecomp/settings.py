@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass, replace
 
+
 @dataclass(frozen=True)
 class FitSettings:
     """How to run NUTS, the same for every model.

@@ -1,0 +1,304 @@
+"""A fast approximate fit of the gap model for planning sweeps and previews (``method="fast"``).
+
+The likelihood is :class:`~afdecomp.ComplianceGap`'s: each binomial cell of pair p, query q and
+tier t has ``η = b_p + v_q + (t − ½)(γ_p + w_q)`` (the midpoint coding, docs/gap.md), with
+query effects ``v_q ~ N(0, τ_u²)`` and ``w_q ~ N(0, τ_w²)`` shared by every pair.
+
+What is approximated (docs/planning.md, "The fast method"):
+
+- the pairs' ``(b_p, γ_p)`` get independent ``N(0, PAIR_SD²)`` priors (the marginal prior of one
+  pair's effects under the gap model's hierarchy, ``MU_SD² + 1``) instead of the hierarchy that
+  pools them across models and settings;
+- for each ``(τ_u, τ_w)`` on a grid, the conditional posterior of ``x = (b, γ, v, w)`` is the
+  Gaussian at its mode (Newton's method; the curvature is the exact Hessian of a concave
+  log-density), and the grid points are weighted by the Laplace approximation of
+  ``p(y | τ) p(τ)`` — the integrated nested Laplace idea (Rue, Martino & Chopin 2009) with a
+  plain grid over the two scales;
+- draws: a grid point by its weight, then ``x`` from its Gaussian; rates and gaps are averaged
+  over each pair's observed queries as in the NUTS fit (:func:`~afdecomp.models.gap.derived_draws`).
+
+Pairs and queries couple only through the cells, so the Hessian has two block-diagonal parts;
+the solve eliminates the larger side (2 × 2 blocks) and factors a dense matrix of the smaller
+one: cost O(cells + min(P, Q)² · max(P, Q)) per Newton step. Its calibration against NUTS on
+planning studies (coverage, bias, time) is measured by ``benchmarks/bench_plan.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from .._arviz import hdi
+from ..aggregate import check_tiers
+from .baseline import CONDITION_KEYS
+from .gap import MU_SD, as_cells, derived_draws, design
+
+#: Prior SD of a pair's (midpoint, gap) on the logit scale: the gap model's setting mean
+#: (``MU_SD``) plus a pair deviation whose scale has a HalfNormal(1) prior (E τ² = 1).
+PAIR_SD = np.sqrt(MU_SD ** 2 + 1.0)
+
+#: HalfNormal prior scales of the query intercept and query slope SDs (as in the gap model).
+QUERY_SCALE_PRIOR = np.array([1.0, 0.5])
+
+#: The grid of log τ: a coarse pass over [log 0.01, log 4], then a fine one where the mass is.
+LOG_TAU_RANGE = (np.log(0.01), np.log(4.0))
+COARSE, FINE = 9, 9
+
+COLUMNS = CONDITION_KEYS + ["rate_training", "rate_deployment", "gap", "gap_lo", "gap_hi", "n", "gap_se"]
+
+
+def _inv2(m: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of 2 × 2 matrices (..., 2, 2)."""
+    a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    out = np.empty_like(m)
+    out[..., 0, 0], out[..., 0, 1], out[..., 1, 0], out[..., 1, 1] = d / det, -b / det, -c / det, a / det
+    return out
+
+
+def _logdet2(m: np.ndarray) -> np.ndarray:
+    return np.log(m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0])
+
+
+class _Cells:
+    """The cells as index arrays, and the sums the Newton steps need."""
+
+    def __init__(self, cell_pair, cell_query, t, n, k, P, Q):
+        self.P, self.Q = P, Q
+        self.cp, self.cq = cell_pair, cell_query
+        self.c = np.asarray(t, dtype=float) - 0.5
+        self.n, self.k = np.asarray(n, dtype=float), np.asarray(k, dtype=float)
+        self.pq = cell_pair * Q + cell_query
+        self.small_is_pairs = P <= Q
+
+    def eta(self, x_pair: np.ndarray, x_query: np.ndarray) -> np.ndarray:
+        return (x_pair[self.cp, 0] + x_query[self.cq, 0]
+                + self.c * (x_pair[self.cp, 1] + x_query[self.cq, 1]))
+
+    def loglik(self, eta: np.ndarray) -> float:
+        # k log p + (n − k) log(1 − p) with log_ndtr-free stable logs
+        return float(np.sum(self.k * eta - self.n * np.logaddexp(0.0, eta)))
+
+    def _sum2(self, idx: np.ndarray, v: np.ndarray, size: int) -> np.ndarray:
+        """Per group: (Σ v, Σ v·c) as (size, 2)."""
+        return np.stack([np.bincount(idx, v, size), np.bincount(idx, v * self.c, size)], axis=-1)
+
+    def _sum22(self, idx: np.ndarray, h: np.ndarray, size: int) -> np.ndarray:
+        """Per group: Σ h·[[1, c], [c, c²]] as (size, 2, 2)."""
+        s0, s1, s2 = (np.bincount(idx, h * self.c ** j, size) for j in range(3))
+        return np.stack([np.stack([s0, s1], -1), np.stack([s1, s2], -1)], -2)
+
+    def pieces(self, x_pair, x_query, prec_pair, prec_query):
+        """Log joint density (without constants of θ-free terms), gradients and Hessian blocks."""
+        eta = self.eta(x_pair, x_query)
+        p = expit(eta)
+        r = self.k - self.n * p
+        h = self.n * p * (1.0 - p)
+        g_pair = self._sum2(self.cp, r, self.P) - x_pair * prec_pair
+        g_query = self._sum2(self.cq, r, self.Q) - x_query * prec_query
+        A = self._sum22(self.cp, h, self.P) + prec_pair[..., None] * np.eye(2)
+        D = self._sum22(self.cq, h, self.Q) + prec_query[..., None] * np.eye(2)
+        B = self._sum22(self.pq, h, self.P * self.Q).reshape(self.P, self.Q, 2, 2)
+        lj = (self.loglik(eta) - 0.5 * np.sum(x_pair ** 2 * prec_pair)
+              - 0.5 * np.sum(x_query ** 2 * prec_query))
+        return lj, g_pair, g_query, A, D, B
+
+
+def _schur(A, D, B):
+    """Eliminate the 2 × 2 blocks D: returns D⁻¹, B·D⁻¹ and the dense Schur complement of A."""
+    Dinv = _inv2(D)
+    BD = np.einsum("pqij,qjk->pqik", B, Dinv)
+    n = A.shape[0]
+    S = -np.einsum("pqij,rqkj->pirk", BD, B).reshape(2 * n, 2 * n)
+    idx = np.arange(n)
+    S4 = S.reshape(n, 2, n, 2)
+    S4[idx, :, idx, :] += A
+    return Dinv, BD, S
+
+
+def _newton_step(cells: _Cells, g_pair, g_query, A, D, B):
+    """Solve H δ = g with H = [[A, B], [Bᵀ, D]] (both diagonal parts made of 2 × 2 blocks)."""
+    if cells.small_is_pairs:
+        gA, gD, Bs = g_pair, g_query, B
+        As, Ds = A, D
+    else:
+        gA, gD, Bs = g_query, g_pair, B.transpose(1, 0, 3, 2)
+        As, Ds = D, A
+    Dinv, BD, S = _schur(As, Ds, Bs)
+    L = np.linalg.cholesky(S)
+    rhs = (gA - np.einsum("pqij,qj->pi", BD, gD)).ravel()
+    dA = np.linalg.solve(L.T, np.linalg.solve(L, rhs)).reshape(-1, 2)
+    dD = np.einsum("qij,qj->qi", Dinv, gD - np.einsum("pqji,pj->qi", Bs, dA))
+    logdet = float(np.sum(_logdet2(Ds)) + 2.0 * np.sum(np.log(np.diag(L))))
+    parts = (dA, dD) if cells.small_is_pairs else (dD, dA)
+    return parts, logdet, (L, Dinv, BD)
+
+
+def _mode(cells: _Cells, x_pair, x_query, prec_pair, prec_query, tol: float = 1e-8, max_iter: int = 50):
+    """Newton's method with step halving on the (strictly concave) log joint density."""
+    lj, gp, gq, A, D, B = cells.pieces(x_pair, x_query, prec_pair, prec_query)
+    for _ in range(max_iter):
+        (dp, dq), logdet, fac = _newton_step(cells, gp, gq, A, D, B)
+        step = 1.0
+        while True:
+            xp, xq = x_pair + step * dp, x_query + step * dq
+            new = cells.pieces(xp, xq, prec_pair, prec_query)
+            if new[0] >= lj - 1e-10 or step < 1e-6:
+                break
+            step /= 2
+        x_pair, x_query = xp, xq
+        lj, gp, gq, A, D, B = new
+        if max(np.max(np.abs(dp)), np.max(np.abs(dq))) * step < tol:
+            break
+    _, logdet, fac = _newton_step(cells, gp, gq, A, D, B)
+    return x_pair, x_query, lj, logdet, fac, B
+
+
+def _log_hyperprior(log_tau: np.ndarray) -> float:
+    """log p(log τ) for HalfNormal priors on τ (the Jacobian of the log included)."""
+    s = QUERY_SCALE_PRIOR
+    tau = np.exp(log_tau)
+    return float(np.sum(np.log(2.0) - 0.5 * np.log(2 * np.pi * s ** 2) - tau ** 2 / (2 * s ** 2) + log_tau))
+
+
+class _Point:
+    __slots__ = ("log_tau", "x_pair", "x_query", "logpost", "fac", "B")
+
+
+def _evaluate(cells: _Cells, log_tau, start):
+    prec_pair = np.broadcast_to(1.0 / PAIR_SD ** 2, (cells.P, 2))
+    prec_query = np.broadcast_to(np.exp(-2.0 * np.asarray(log_tau)), (cells.Q, 2))
+    x_pair, x_query, lj, logdet, fac, B = _mode(cells, *start, prec_pair, prec_query)
+    # Laplace: log p(y | τ) ≈ log p(y, x̂ | τ) + (d/2) log 2π − ½ log|H|; the Gaussian priors'
+    # normalising constants depend on τ (the d/2 log 2π terms cancel against theirs)
+    lognorm = (-np.sum(np.log(PAIR_SD)) * cells.P - cells.Q * float(np.sum(log_tau)))
+    pt = _Point()
+    pt.log_tau, pt.x_pair, pt.x_query, pt.fac, pt.B = np.asarray(log_tau, float), x_pair, x_query, fac, B
+    pt.logpost = lj + lognorm - 0.5 * logdet + _log_hyperprior(np.asarray(log_tau))
+    return pt
+
+
+def _grid(cells: _Cells, lo: np.ndarray, hi: np.ndarray, size: int, start) -> list[_Point]:
+    """Laplace evaluations on a size × size grid of log τ (a snake walk, so each warm-starts the next)."""
+    a, b = np.linspace(lo[0], hi[0], size), np.linspace(lo[1], hi[1], size)
+    pts = []
+    for i, x in enumerate(a):
+        for y in (b if i % 2 == 0 else b[::-1]):
+            pt = _evaluate(cells, (x, y), start)
+            start = (pt.x_pair, pt.x_query)
+            pts.append(pt)
+    return pts
+
+
+def _draws(cells: _Cells, pts: list[_Point], n_draws: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of x from the mixture of the grid points' Gaussians, weighted by the posterior of τ."""
+    lp = np.array([p.logpost for p in pts])
+    w = np.exp(lp - lp.max())
+    w /= w.sum()
+    counts = rng.multinomial(n_draws, w)
+    xp_all, xq_all = [], []
+    for pt, m in zip(pts, counts, strict=True):
+        if m == 0:
+            continue
+        L, Dinv, BD = pt.fac
+        small = (pt.x_pair, pt.x_query) if cells.small_is_pairs else (pt.x_query, pt.x_pair)
+        eps = rng.standard_normal((m, L.shape[0]))
+        dA = np.linalg.solve(L.T, eps.T).T.reshape(m, -1, 2)          # N(0, S⁻¹)
+        # the eliminated side given the dense one: mean x̂ − D⁻¹Bᵀ(δA), covariance D⁻¹
+        Bs = pt.B if cells.small_is_pairs else pt.B.transpose(1, 0, 3, 2)
+        mean_shift = -np.einsum("qij,mqj->mqi", Dinv, np.einsum("pqji,mpj->mqi", Bs, dA))
+        chol = np.linalg.cholesky(Dinv)
+        noise = np.einsum("qij,mqj->mqi", chol, rng.standard_normal((m, Dinv.shape[0], 2)))
+        xa = small[0][None] + dA
+        xd = small[1][None] + mean_shift + noise
+        xp, xq = (xa, xd) if cells.small_is_pairs else (xd, xa)
+        xp_all.append(xp)
+        xq_all.append(xq)
+    return np.concatenate(xp_all), np.concatenate(xq_all)
+
+
+def laplace_draws(cells: pd.DataFrame, *, draws: int = 2000, seed=None) -> dict:
+    """Approximate posterior draws of the gap model's per-pair rates (the fast method).
+
+    Parameters
+    ----------
+    cells : DataFrame
+        Binomial cells (or the tidy table) as :class:`~afdecomp.ComplianceGap` takes them.
+    draws : int, default 2000
+        Draws from the approximate posterior.
+    seed : int, optional
+        Seed of the draws (the grid and the modes are deterministic).
+
+    Returns
+    -------
+    dict
+        ``pairs`` (one row per pair: the condition keys and ``n``), ``rate_training`` and
+        ``rate_deployment`` (draws × pairs), and ``tau`` (the posterior mean of ``τ_u, τ_w``).
+    """
+    d = design(as_cells(cells))
+    P, Q = len(d.pairs), len(d.queries)
+    cl = _Cells(d.cell_pair, d.cell_query, d.cell_t, d.cell_n, d.cell_k, P, Q)
+    start = (np.zeros((P, 2)), np.zeros((Q, 2)))
+    lo, hi = np.full(2, LOG_TAU_RANGE[0]), np.full(2, LOG_TAU_RANGE[1])
+    coarse = _grid(cl, lo, hi, COARSE, start)
+    lp = np.array([p.logpost for p in coarse])
+    keep = np.array([p.log_tau for p in coarse])[lp > lp.max() - 8.0]
+    step = (hi - lo) / (COARSE - 1)
+    flo, fhi = np.maximum(keep.min(0) - step, lo), np.minimum(keep.max(0) + step, hi)
+    best = coarse[int(np.argmax(lp))]
+    fine = _grid(cl, flo, fhi, FINE, (best.x_pair, best.x_query))
+    rng = np.random.default_rng(seed)
+    xp, xq = _draws(cl, fine, draws, rng)
+    # deployment-scale β = b − γ/2 and u = v − w/2, as derived_draws takes them
+    beta, gamma = xp[..., 0] - 0.5 * xp[..., 1], xp[..., 1]
+    u, w = xq[..., 0] - 0.5 * xq[..., 1], xq[..., 1]
+    pq = np.unique(np.stack([d.cell_pair, d.cell_query], 1), axis=0)
+    rt, rd = derived_draws(beta, gamma, u, w, pq[:, 0], pq[:, 1], P)
+    lpf = np.array([p.logpost for p in fine])
+    wf = np.exp(lpf - lpf.max())
+    tau = (wf[:, None] * np.exp(np.array([p.log_tau for p in fine]))).sum(0) / wf.sum()
+    return {"pairs": d.pairs, "rate_training": rt, "rate_deployment": rd, "tau": tau}
+
+
+def laplace_gap(data: pd.DataFrame, label: str = "complied", *, ci_prob: float = 0.94,
+                draws: int = 2000, seed=None) -> pd.DataFrame:
+    """Compliance gap per condition from the fast (Laplace) approximation of the gap model.
+
+    A preview and the planning sweeps' estimator (``afd.plan(..., method="fast")``): tens of
+    milliseconds where NUTS takes seconds. NUTS (:class:`~afdecomp.ComplianceGap`) stays the
+    estimator for inference; docs/planning.md gives this method's coverage and bias against it.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The tidy table or its binomial cells.
+    label : str
+        The boolean column whose rate is compared.
+    ci_prob : float, default 0.94
+        Probability of the highest-density intervals.
+    draws : int, default 2000
+        Draws from the approximate posterior.
+    seed : int, optional
+        Seed of the draws.
+
+    Returns
+    -------
+    DataFrame
+        model, scenario, variant, steer_vector, steer_layer, steer_coef, rate_training,
+        rate_deployment, gap (posterior means), gap_lo, gap_hi (HDI), n and ``gap_se`` (posterior
+        SD): the columns of :func:`afdecomp.glm_gap`.
+    """
+    cells = as_cells(data, label)
+    check_tiers(cells, who="laplace_gap")
+    fit = laplace_draws(cells, draws=draws, seed=seed)
+    gap = fit["rate_training"] - fit["rate_deployment"]
+    lo, hi = hdi(gap.T, ci_prob)
+    out = fit["pairs"].copy()
+    out["rate_training"] = fit["rate_training"].mean(0)
+    out["rate_deployment"] = fit["rate_deployment"].mean(0)
+    out["gap"] = gap.mean(0)
+    out["gap_lo"], out["gap_hi"] = lo, hi
+    out["gap_se"] = gap.std(0, ddof=1)
+    out["steer_layer"] = pd.array(out["steer_layer"], dtype="Int64")
+    return out[COLUMNS].reset_index(drop=True)
