@@ -1,18 +1,16 @@
-"""Plan a study before running it (docs/planning.md): power, interval width and wrong-sign rate.
+"""The planning sweep: replicate studies per design, fitted in parallel, summed up per claim.
 
-For each candidate design, replicate studies are simulated from an assumed truth, each is fitted,
-and for each question and model the sweep reports how often the study would make the claim
-(power), how wide its interval would be, and how often the claim would have the wrong sign, each
-with its Monte Carlo standard error.
+For each candidate design, ``replicates`` studies are drawn from the assumed truth
+(:mod:`afdecomp.planning.worlds`) and fitted, and each question's claims are recorded
+(:mod:`afdecomp.planning.questions`). :class:`PlanResults` adds them up: per design, question,
+model and target, how often the study makes the claim with the right sign (power), how wide its
+interval is, how often it covers the study's true value, and how often it claims the wrong sign,
+each with its Monte Carlo standard error.
 
-This is the first part of issue #18: the truth is given per model as reduced-form numbers
-(deployment rate and gap, optionally a query spread), the question is ``"gap"`` (is the model's
-gap non-zero: its interval excludes 0), the estimators are ``"glm"`` (the statsmodels
-cluster-robust GLM of :func:`afdecomp.glm_gap`, milliseconds per replicate) and ``"nuts"``
-(:class:`afdecomp.ComplianceGap`). Replicates run on local processes or on any executor with
-``submit(fn, arg) -> future`` and ``future.result()`` (``concurrent.futures``, or a
-``dask.distributed.Client``), and a sweep with ``store=`` resumes from its finished replicates.
-Seeds come from ``(seed, design, replicate)``, so the numbers do not depend on the executor.
+Replicates run on local processes or on any executor with ``submit(fn, arg) -> future`` and
+``future.result()`` (``concurrent.futures``, or a ``dask.distributed.Client``), and a sweep with
+``store=`` resumes from its finished replicates. Seeds come from ``(seed, design, replicate)``,
+so the numbers do not depend on the executor.
 """
 
 from __future__ import annotations
@@ -21,99 +19,17 @@ import hashlib
 import json
 import os
 import sys
-import warnings
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
 
-#: Questions a plan can answer.
-QUESTIONS = ("gap",)
+from .questions import METHODS, QUESTIONS, claims
+from .worlds import DESIGN_DEFAULTS, STRUCTURAL_KEYS, design_label, design_settings, world
 
-#: Estimators a replicate can be fitted with.
-METHODS = ("glm", "nuts")
-
-#: Design settings and their defaults.
-DESIGN_DEFAULTS = {"n_queries": 50, "n_samples": 5}
-
-
-def truth_table(truth) -> pd.DataFrame:
-    """The assumed truth as a table: one row per model with ``deployment_rate``, ``gap`` and
-    ``query_sd`` (the SD of query difficulty on the logit scale, default 0).
-
-    ``truth`` is ``{model: {"gap": ..., "deployment_rate": ...}}`` or a DataFrame with a
-    ``model`` column (or index) and those columns. Rates outside [0, 1] in either tier raise,
-    naming the model.
-    """
-    if isinstance(truth, dict):
-        t = pd.DataFrame.from_dict(truth, orient="index")
-        t.index.name = "model"
-        t = t.reset_index()
-    elif isinstance(truth, pd.DataFrame):
-        t = truth.reset_index() if "model" not in truth.columns else truth.copy()
-    else:
-        raise TypeError(f"truth must be a dict of per-model numbers or a DataFrame, not {type(truth).__name__}")
-    missing = [c for c in ("model", "gap", "deployment_rate") if c not in t.columns]
-    if missing:
-        raise ValueError(f"truth lacks {missing}; give each model its 'gap' and 'deployment_rate'")
-    if "query_sd" not in t.columns:
-        t["query_sd"] = 0.0
-    t["model"] = t["model"].astype(str)
-    for r in t.itertuples():
-        for name, rate in (("deployment_rate", r.deployment_rate), ("deployment_rate + gap", r.deployment_rate + r.gap)):
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"truth for model {r.model!r}: {name} = {rate:g} is not a rate in [0, 1]")
-        if r.query_sd < 0:
-            raise ValueError(f"truth for model {r.model!r}: query_sd = {r.query_sd:g} is negative")
-    return t[["model", "deployment_rate", "gap", "query_sd"]].reset_index(drop=True)
-
-
-def _design(d: dict) -> dict:
-    unknown = set(d) - set(DESIGN_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown design setting(s) {sorted(unknown)}; known: {sorted(DESIGN_DEFAULTS)}")
-    out = {**DESIGN_DEFAULTS, **d}
-    for k, v in out.items():
-        if int(v) != v or v < 1:
-            raise ValueError(f"design setting {k} = {v!r} must be a positive integer")
-        out[k] = int(v)
-    return out
-
-
-def replicate_cells(design: dict, truth: pd.DataFrame, seed) -> pd.DataFrame:
-    """One simulated study as binomial cells (model × query × tier, ``n`` = samples per query).
-
-    Query difficulty ``u_q ~ N(0, query_sd)`` shifts both tiers of a model on the logit scale
-    (with ``query_sd`` 0 every generation is an independent Bernoulli draw at the tier's rate).
-    """
-    d = _design(design)
-    rng = np.random.default_rng(seed)
-    Q, S = d["n_queries"], d["n_samples"]
-    queries = np.array([f"q{i:04d}" for i in range(Q)])
-    parts = []
-    for r in truth.itertuples():
-        u = rng.normal(0.0, r.query_sd, Q) if r.query_sd > 0 else np.zeros(Q)
-        for condition, rate in (("deployment", r.deployment_rate), ("training", r.deployment_rate + r.gap)):
-            p = expit(logit(rate) + u) if r.query_sd > 0 else np.full(Q, rate)
-            parts.append(pd.DataFrame({"model": r.model, "variant": "default", "query_id": queries,
-                                       "condition": condition, "n": S, "k": rng.binomial(S, p)}))
-    return pd.concat(parts, ignore_index=True)
-
-
-def _fit(cells: pd.DataFrame, method: str, ci_prob: float, seed: int) -> pd.DataFrame:
-    """Per model: the estimated gap and its interval (NaN where the estimator gives none)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # a tier at 0% or 100%: no GLM interval (counted as no claim)
-        if method == "glm":
-            from .models.glm import glm_gap
-            s = glm_gap(cells, ci_prob=ci_prob)
-        else:
-            from .models.gap import ComplianceGap
-            s = ComplianceGap(random_seed=seed, progress=False, hdi_prob=ci_prob).fit(cells).summary()
-    return s[["model", "gap", "gap_lo", "gap_hi"]].astype({"model": str})
+RECORD = ["question", "model", "target", "truth", "estimand", "estimate", "lo", "hi", "claim"]
 
 
 def _seed(seed: int, design: int, replicate: int) -> int:
@@ -121,17 +37,19 @@ def _seed(seed: int, design: int, replicate: int) -> int:
 
 
 def _run_one(task: tuple) -> dict:
-    """Simulate and fit one replicate; a JSON-able record (runs in a worker)."""
-    key, design, truth_records, method, ci_prob, seed = task
-    truth = pd.DataFrame.from_records(truth_records)
-    fit = _fit(replicate_cells(design, truth, seed), method, ci_prob, seed % (2 ** 31))
-    rows = truth[["model", "gap"]].rename(columns={"gap": "true_gap"}).merge(fit, on="model", how="left")
-    return {"key": list(key), "rows": rows.replace({np.nan: None}).to_dict("records")}
+    """Draw and fit one replicate; a JSON-able record (runs in a worker)."""
+    key, design, wld, questions, method, ci_prob, seed, fit_kwargs = task
+    rep = wld.draw(design, seed)
+    rows = claims(rep, questions, method, ci_prob, seed % (2 ** 31), fit_kwargs)
+    rows["claim"] = rows["claim"].astype("boolean").fillna(False).astype(bool)
+    rows = rows[RECORD].astype(object).where(rows[RECORD].notna(), None)
+    return {"key": list(key), "generations": rep.generations, "rows": rows.to_dict("records")}
 
 
-def _settings_hash(designs, truth: pd.DataFrame, method, ci_prob, seed) -> str:
-    blob = json.dumps({"designs": designs, "truth": truth.to_dict("records"), "method": method,
-                       "ci_prob": ci_prob, "seed": seed}, sort_keys=True, default=float)
+def _settings_hash(designs, wld, questions, method, ci_prob, seed, fit_kwargs) -> str:
+    blob = json.dumps({"designs": designs, "truth": wld.fingerprint(), "questions": sorted(questions),
+                       "method": method, "ci_prob": ci_prob, "seed": seed, "fit_kwargs": fit_kwargs},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -145,8 +63,8 @@ def _read_store(path: Path, settings: str) -> dict:
         return done
     head = json.loads(lines[0])
     if head.get("settings") != settings:
-        raise ValueError(f"{path}: written by a different sweep (designs, truth, method, ci_prob or seed "
-                         f"differ); use a new store file")
+        raise ValueError(f"{path}: written by a different sweep (designs, truth, questions, method, ci_prob, "
+                         f"seed or fit settings differ); use a new store file")
     for i, line in enumerate(lines[1:], start=2):
         try:
             rec = json.loads(line)
@@ -159,19 +77,25 @@ def _read_store(path: Path, settings: str) -> dict:
     return done
 
 
+def _rate_se(p: pd.Series, n: pd.Series) -> pd.Series:
+    return np.sqrt(p * (1 - p) / n)
+
+
 @dataclass
 class PlanResults:
-    """A finished sweep: every replicate's estimates and what they add up to (:meth:`summary`).
+    """A finished sweep: every replicate's claims and what they add up to (:meth:`summary`).
 
     Parameters
     ----------
     replicates : DataFrame
-        One row per design, replicate and model: design, replicate, model, true_gap, gap,
-        gap_lo, gap_hi (NaN where the estimator gave no interval).
+        One row per design, replicate, question, model and target: ``generations`` of the
+        study, ``truth`` (the true value; its sign is a right claim's), ``estimand`` (the true
+        value averaged over the study's own queries), ``estimate``, ``lo``, ``hi`` (NaN where
+        the estimator gave no interval) and ``claim``.
     designs : list of dict
         The designs, in the order of the ``design`` index.
     method : str
-        The estimator fitted to each replicate.
+        The estimator of the gap question.
     ci_prob : float
         Probability of the intervals.
     """
@@ -182,73 +106,116 @@ class PlanResults:
     ci_prob: float
 
     def summary(self) -> pd.DataFrame:
-        """Per design, question and model: power, power_se, width, wrong_sign, wrong_sign_se.
+        """Per design, question, model and target: power, width, coverage and wrong-sign rate.
 
-        A claim is an interval that excludes 0. ``power`` is the share of replicates that make
-        it with the true gap's sign (for a true gap of 0: the share that make it at all, the
-        test's size); ``wrong_sign`` the share that make it with the other sign (NaN for a true
-        gap of 0); ``width`` the mean interval width; a replicate without an interval (a tier at
-        0% or 100% under the GLM) makes no claim. Standard errors are binomial, √(p(1 − p)/R).
+        ``power`` is the share of replicates that make the claim with the true value's sign
+        (for a true value of 0, or a question without a sign such as ``"identified"``: the
+        share that make it at all, for 0 the test's size); ``wrong_sign`` the share that make it
+        with the other sign (NaN where no true value has a sign); ``width`` the mean interval
+        width; ``coverage`` the share of intervals that hold the study's estimand; a replicate
+        without an interval makes no claim (``no_interval`` counts them). Standard errors are
+        binomial, √(p(1 − p)/R). ``truth`` is the mean true value (it varies across replicates
+        when the truth is a pilot fit's posterior).
         """
         r = self.replicates.copy()
-        has = r["gap_lo"].notna() & r["gap_hi"].notna()
-        claim = has & ((r["gap_lo"] > 0) | (r["gap_hi"] < 0))
-        sign = np.sign(r["true_gap"])
-        right = claim & ((sign == 0) | (np.sign(r["gap"]) == sign))
+        has = r["lo"].notna() & r["hi"].notna()
+        claim = r["claim"].astype(bool)
+        sign = np.sign(r["truth"])
+        signed = sign.notna() & (sign != 0)
+        right = claim & (~signed | (np.sign(r["estimate"]) == sign))
         r["power"] = right.astype(float)
-        r["wrong_sign"] = np.where(sign == 0, np.nan, (claim & ~right).astype(float))
-        r["width"] = (r["gap_hi"] - r["gap_lo"]).where(has)
-        g = r.groupby(["design", "model"], sort=True)
-        out = g.agg(true_gap=("true_gap", "first"), power=("power", "mean"), width=("width", "mean"),
-                    wrong_sign=("wrong_sign", "mean"), replicates=("replicate", "nunique"),
+        r["wrong_sign"] = np.where(signed, (claim & ~right).astype(float), np.nan)
+        r["width"] = (r["hi"] - r["lo"]).where(has)
+        r["covered"] = ((r["lo"] <= r["estimand"]) & (r["estimand"] <= r["hi"])).astype(float).where(
+            has & r["estimand"].notna())
+        keys = ["design", "question", "model", "target"]
+        g = r.groupby(keys, sort=True)
+        out = g.agg(truth=("truth", "mean"), power=("power", "mean"), width=("width", "mean"),
+                    coverage=("covered", "mean"), wrong_sign=("wrong_sign", "mean"),
+                    replicates=("replicate", "nunique"), generations=("generations", "mean"),
                     no_interval=("width", lambda x: int(x.isna().sum()))).reset_index()
         n = out["replicates"]
-        out["power_se"] = np.sqrt(out["power"] * (1 - out["power"]) / n)
-        out["wrong_sign_se"] = np.sqrt(out["wrong_sign"] * (1 - out["wrong_sign"]) / n)
-        designs = pd.DataFrame(self.designs).assign(design=range(len(self.designs)))
-        designs["generations"] = 2 * self.replicates["model"].nunique() * designs["n_queries"] * designs["n_samples"]
-        out = designs.merge(out, on="design")
-        out["question"] = "gap"
-        cols = ["design", *DESIGN_DEFAULTS, "generations", "question", "model", "true_gap", "power", "power_se", "width",
-                "wrong_sign", "wrong_sign_se", "replicates", "no_interval"]
-        return out[cols]
+        out["power_se"] = _rate_se(out["power"], n)
+        out["wrong_sign_se"] = _rate_se(out["wrong_sign"], n)
+        out["generations"] = out["generations"].round().astype(np.int64)
+        d = pd.DataFrame([{k: v[k] for k in DESIGN_DEFAULTS} for v in self.designs])
+        extra = [k for k in STRUCTURAL_KEYS if any(k in v for v in self.designs)]
+        for k in extra:
+            d[k] = [design_label(v, k) for v in self.designs]
+        d["design"] = range(len(self.designs))
+        out = d.merge(out, on="design")
+        order = {q: i for i, q in enumerate(QUESTIONS)}
+        out = out.sort_values(["design", "question", "model", "target"], key=lambda c: c.map(order) if c.name == "question" else c)
+        cols = ["design", *DESIGN_DEFAULTS, *extra, "generations", "question", "model", "target", "truth", "power",
+                "power_se", "width", "coverage", "wrong_sign", "wrong_sign_se", "replicates", "no_interval"]
+        return out[cols].reset_index(drop=True)
 
-    def cheapest(self, target: float = 0.8) -> pd.DataFrame:
-        """Per model, the summary row of the cheapest design (fewest generations) whose power
-        reaches ``target``; a model no design reaches gets a row of NaN (a bigger design is needed).
-        Power is the Monte Carlo estimate: read ``power_se`` next to it."""
-        return _cheapest(self.summary(), target)
+    def cheapest(self, target: float = 0.8, question: str | None = None) -> pd.DataFrame:
+        """Per question, model and target, the summary row of the cheapest design (fewest
+        generations) whose power reaches ``target``; one that no design reaches gets a row of NaN
+        (a bigger design is needed). Power is the Monte Carlo estimate: read ``power_se`` next to it.
+
+        Parameters
+        ----------
+        target : float, default 0.8
+            The power wanted.
+        question : str, optional
+            Only this question's rows.
+
+        Returns
+        -------
+        DataFrame
+            One row per question, model and target.
+        """
+        s = self.summary()
+        if question is not None:
+            s = s[s["question"] == question]
+        return _cheapest(s, target)
 
     def plot(self, **kwargs):
         """:func:`afdecomp.plot.power` of this plan; returns the matplotlib Axes."""
-        from .plot.planning import power
+        from ..plot.planning import power
         return power(self, **kwargs)
 
 
 def _cheapest(summary: pd.DataFrame, target: float) -> pd.DataFrame:
-    """Per model, the design with the fewest generations whose power reaches ``target``."""
+    """Per question, model and target, the design with the fewest generations whose power reaches ``target``."""
+    keys = ["question", "model", "target"]
     ok = summary[summary["power"] >= target].sort_values(["generations", "design"])
-    best = ok.groupby("model", sort=True).head(1).set_index("model")
-    return best.reindex(sorted(summary["model"].unique())).reset_index()
+    best = ok.groupby(keys, sort=True).head(1).set_index(keys)
+    every = summary[keys].drop_duplicates().sort_values(keys)
+    return best.reindex(pd.MultiIndex.from_frame(every)).reset_index()[summary.columns]
 
 
-def plan(designs: list[dict], truth, questions=("gap",), replicates: int = 200, method: str = "glm",
+def plan(designs: list[dict], truth, questions=("gap",), replicates: int = 200, method: str = "fast",
          seed: int = 0, executor=None, store: str | os.PathLike | None = None, ci_prob: float = 0.94,
-         progress: bool | None = None) -> PlanResults:
+         progress: bool | None = None, fit_kwargs: dict | None = None) -> PlanResults:
     """Simulate ``replicates`` studies per design from ``truth``, fit each, and collect the claims.
 
     Parameters
     ----------
     designs : list of dict
-        Candidate designs, each with ``n_queries`` and ``n_samples`` (per query and tier).
-    truth : dict or DataFrame
-        Per model ``gap`` and ``deployment_rate`` (and optionally ``query_sd``); see :func:`truth_table`.
+        Candidate designs: ``n_queries`` and ``n_samples`` (per query and tier), and with a
+        rational-agent truth also ``variants`` (prompt variants, default ``["default"]``),
+        ``steering`` (a sweep as :func:`afdecomp.simulate` takes it: ``[{"vector": ..., "layer":
+        ..., "coefs": [...]}]``) and ``models`` (a subset of the truth's models).
+    truth : dict, DataFrame, Truth or Results
+        Per-model ``gap`` and ``deployment_rate`` (and optionally ``query_sd``; see
+        :func:`afdecomp.planning.truth_table`); the :class:`~afdecomp.simulate.Truth` of
+        :func:`afdecomp.simulate` (or a table of its parameters b, V, S, g, ...); or a fitted
+        :class:`~afdecomp.RationalResults` or :class:`~afdecomp.GapResults`, whose posterior
+        draws each replicate samples from.
     questions : sequence of str
-        What to ask of each replicate; ``"gap"`` (is the model's gap non-zero).
+        ``"gap"`` (the default prompt's gap is non-zero), ``"shares"`` (goal-guarding share
+        exceeds sycophancy share), ``"steering"`` (a vector's effect beats its random control),
+        ``"identified"`` (S and g separately identified); the last three need a rational-agent
+        truth (docs/planning.md).
     replicates : int
         Studies simulated per design.
-    method : {"glm", "nuts"}
-        The estimator fitted to each replicate.
+    method : {"fast", "glm", "nuts"}
+        The estimator of the gap question: the gap model's Laplace approximation
+        (:func:`afdecomp.laplace_gap`), the papers' GLM (:func:`afdecomp.glm_gap`) or NUTS
+        (:class:`afdecomp.ComplianceGap`). The other questions fit :class:`afdecomp.RationalAgent`.
     seed : int
         Replicate ``r`` of design ``d`` is drawn with the seed ``(seed, d, r)``: the same numbers
         on any executor, and a resumed sweep equals an uninterrupted one.
@@ -263,12 +230,16 @@ def plan(designs: list[dict], truth, questions=("gap",), replicates: int = 200, 
         Probability of the intervals.
     progress : bool, optional
         A progress bar (default: on a terminal).
+    fit_kwargs : dict, optional
+        ``{"gap": {...}, "rational": {...}}``: keyword arguments of the gap estimator and of
+        :class:`afdecomp.RationalAgent` (e.g. ``{"rational": {"draws": 500}}``).
 
     Returns
     -------
     PlanResults
-        ``.summary()``: design, question, model, power, power_se, width, wrong_sign, ...
+        ``.summary()``: design, question, model, power, power_se, width, coverage, wrong_sign, ...
     """
+    questions = list(questions)
     bad = [q for q in questions if q not in QUESTIONS]
     if bad:
         raise ValueError(f"unknown question(s) {bad}; available: {list(QUESTIONS)}")
@@ -276,13 +247,29 @@ def plan(designs: list[dict], truth, questions=("gap",), replicates: int = 200, 
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     if not designs:
         raise ValueError("designs is empty: give at least one design")
-    designs = [_design(d) for d in designs]
-    t = truth_table(truth)
-    records = t.to_dict("records")
-    settings = _settings_hash(designs, t, method, ci_prob, seed)
+    fit_kwargs = dict(fit_kwargs or {})
+    unknown = set(fit_kwargs) - {"gap", "rational"}
+    if unknown:
+        raise ValueError(f"fit_kwargs keys are 'gap' and 'rational', not {sorted(unknown)}")
+    designs = [design_settings(d) for d in designs]
+    wld = world(truth)
+    cannot = [q for q in questions if q not in wld.questions]
+    if cannot:
+        raise ValueError(f"question(s) {cannot} need a rational-agent truth (afd.simulate's Truth, a table of "
+                         f"b, V, S, g, or a RationalResults); this truth only knows each model's gap")
+    for i, d in enumerate(designs):
+        try:
+            wld.check(d)
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"design {i}: {e}") from None
+        if "gap" in questions and "default" not in d.get("variants", ["default"]):
+            raise ValueError(f"design {i}: the gap question is asked of the 'default' prompt, which it lacks")
+        if "steering" in questions and not d.get("steering"):
+            raise ValueError(f"design {i}: the steering question needs a steering sweep in the design")
+    settings = _settings_hash(designs, wld, questions, method, ci_prob, seed, fit_kwargs)
     path = Path(store) if store is not None else None
     done = _read_store(path, settings) if path is not None else {}
-    tasks = [((i, r), d, records, method, ci_prob, _seed(seed, i, r))
+    tasks = [((i, r), d, wld, questions, method, ci_prob, _seed(seed, i, r), fit_kwargs)
              for i, d in enumerate(designs) for r in range(int(replicates)) if (i, r) not in done]
     out = dict(done)
     if tasks:
@@ -322,7 +309,8 @@ def plan(designs: list[dict], truth, questions=("gap",), replicates: int = 200, 
                 fh.close()
             if own:
                 pool.shutdown(cancel_futures=True)
-    rows = [dict(row, design=k[0], replicate=k[1]) for k, rec in sorted(out.items()) for row in rec["rows"]]
-    table = pd.DataFrame(rows, columns=["design", "replicate", "model", "true_gap", "gap", "gap_lo", "gap_hi"])
-    table = table.astype({"gap": float, "gap_lo": float, "gap_hi": float})
+    rows = [dict(row, design=k[0], replicate=k[1], generations=rec["generations"])
+            for k, rec in sorted(out.items()) for row in rec["rows"]]
+    table = pd.DataFrame(rows, columns=["design", "replicate", "generations", *RECORD])
+    table = table.astype({c: float for c in ("truth", "estimand", "estimate", "lo", "hi")} | {"claim": bool})
     return PlanResults(table, designs, method, ci_prob)
