@@ -1,5 +1,5 @@
 """The ``afdecomp`` command line (argparse): simulate, ingest, label, validate-judge, fit, report,
-generate, steer.
+generate, steer, plan.
 
 Every command prints what it read and wrote and exits non-zero with a one-line reason on bad
 input (``--traceback`` shows the full error).
@@ -418,6 +418,101 @@ def cmd_fit_gap(args) -> None:
     print(f"results -> {out} (read with afdecomp.load_results)")
 
 
+#: Top-level keys of a PLAN.toml (``afdecomp plan``).
+_PLAN_KEYS = ("questions", "replicates", "method", "seed", "ci_prob", "target", "store", "design", "truth", "fit_kwargs")
+
+
+def _read_plan(path: Path) -> tuple[dict, float]:
+    """:func:`afdecomp.plan`'s arguments from a PLAN.toml, and the power target of the cheapest-design
+    table; the store and a truth file are relative to the TOML file's folder."""
+    import tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML ({e})") from None
+    unknown = set(data) - set(_PLAN_KEYS)
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; known: {list(_PLAN_KEYS)}")
+    designs = data.get("design")
+    if not isinstance(designs, list) or not designs or not all(isinstance(d, dict) for d in designs):
+        raise ValueError(f"{path}: no designs; give each candidate design as a [[design]] table")
+    if "truth" not in data:
+        raise ValueError(f"{path}: no truth; give [truth.<model>] tables or truth = \"<fitted results file>\"")
+    base = path.resolve().parent
+    truth = data["truth"]
+    if isinstance(truth, str):
+        fitted = base / Path(truth).expanduser()
+        if not fitted.is_file():
+            raise ValueError(f"{path}: the truth file {fitted} does not exist")
+        from .results import load_results
+        truth = load_results(fitted)
+    kw = {k: data[k] for k in ("questions", "replicates", "method", "seed", "ci_prob", "fit_kwargs") if k in data}
+    if "store" in data:
+        kw["store"] = base / Path(data["store"]).expanduser()
+    return dict(designs=designs, truth=truth, **kw), data.get("target", 0.8)
+
+
+def _plan_executor(args):
+    """The executor of ``--workers`` or ``--dask`` (a context manager that shuts it down), or None:
+    :func:`afdecomp.plan`'s own local processes."""
+    if args.workers is not None and args.dask:
+        raise ValueError("give --workers or --dask, not both")
+    if args.dask:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ValueError("--dask needs Dask: install the [dask] extra (pip install 'afdecomp[dask]')") from None
+        return Client(args.dask)
+    if args.workers is not None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        # as afdecomp.plan's own pool: not fork (a forked child can deadlock on the parent's thread locks)
+        ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+        return ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx)
+    return None
+
+
+def cmd_plan(args) -> None:
+    import contextlib
+    import inspect
+
+    import pandas as pd
+
+    from .planning import plan
+    path = Path(args.plan)
+    kw, target = _read_plan(path)
+    if args.replicates is not None:
+        kw["replicates"] = args.replicates
+    if args.method is not None:
+        kw["method"] = args.method
+    given = {**{k: p.default for k, p in inspect.signature(plan).parameters.items()}, **kw}
+    print(f"read {path}: {len(kw['designs'])} design(s), {given['replicates']} replicate(s) each, "
+          f"method {given['method']}" + (f", store {kw['store']}" if "store" in kw else ""))
+    executor = _plan_executor(args)
+    with executor if executor is not None else contextlib.nullcontext():
+        res = plan(executor=executor, progress=False if args.no_progress else None, **kw)
+    summary, best = res.summary(), res.cheapest(target)
+    ints = {c: "Int64" for c, t in summary.dtypes.items() if pd.api.types.is_integer_dtype(t)}  # NaN in `best`
+    cheapest = f"cheapest design per model with power >= {target:g} (-: no design here reaches it)"
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 200):
+        for title, table in (("summary", summary), (cheapest, best)):
+            print(f"{title}:")
+            print(table.round(3).astype(ints).astype(object).fillna("-").to_string(index=False))
+    if args.out:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        summary.to_csv(out / "summary.csv", index=False)
+        res.replicates.to_parquet(out / "replicates.parquet", index=False)
+        best.to_csv(out / "cheapest.csv", index=False)
+        ax = res.plot(target=target)
+        ax.figure.savefig(out / "power.png", dpi=150, bbox_inches="tight")
+        plt.close(ax.figure)
+        print(f"summary.csv, replicates.parquet, cheapest.csv and power.png -> {out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="afdecomp", description="Measure why language models fake alignment.")
     p.add_argument("--traceback", action="store_true", help="show full tracebacks on errors")
@@ -511,6 +606,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, help="worker processes, one per device (default: the config's)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_generate)
+
+    s = sub.add_parser("plan", help="power of candidate designs from simulated studies (afdecomp.plan)")
+    s.add_argument("plan", metavar="PLAN.toml", help="the designs, assumed truth and settings (see docs/planning.md)")
+    s.add_argument("--out", metavar="DIR",
+                   help="folder for summary.csv, replicates.parquet, cheapest.csv and power.png")
+    s.add_argument("--replicates", type=int, metavar="N",
+                   help="studies simulated per design (default: the file's, else afdecomp.plan's)")
+    s.add_argument("--method", metavar="M",
+                   help="estimator fitted to each replicate: glm, fast or nuts (default: the file's, else afdecomp.plan's)")
+    s.add_argument("--workers", type=int, metavar="K", help="local worker processes (default: one per core)")
+    s.add_argument("--dask", metavar="ADDRESS", help="run the replicates on this Dask scheduler (needs [dask])")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_plan)
 
     s = sub.add_parser("steer", help="build steering vectors and random controls (needs [sampler])")
     ssub = s.add_subparsers(dest="steer_command", required=True)
