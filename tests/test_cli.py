@@ -68,7 +68,7 @@ def test_report_rational_alone_via_the_cli_has_the_loo_comparison(tmp_path, capf
         assert cli.main(["report", str(data), "--out", str(tmp_path / "rep"), "--sections", "rational",
                          "--draws", "100", "--tune", "100"]) == 0
     err = capfd.readouterr().err
-    assert "fitting the gap model (2 chains x (100 tune + 100 draws)" in err  # declared by the section
+    assert "fitting the gap model (default chains x (100 tune + 100 draws)" in err  # declared by the section
     assert (tmp_path / "rep" / "tables" / "rational_loo.csv").is_file()
 
 
