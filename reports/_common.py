@@ -37,7 +37,6 @@ def parser(name: str, doc: str, data: Path | None, *, fits: bool = False) -> arg
                    help="figure width: one column (3.4 in) or the page (7.0 in) of a two-column paper")
     p.add_argument("--dpi", type=int, default=200, help="resolution of the PNG files (PDF/SVG are vector)")
     if fits:
-        from afdecomp.settings import FitSettings
         p.add_argument("--draws", type=int, default=None, help="posterior draws per chain (default: each model's own)")
         p.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: each model's own)")
         p.add_argument("--chains", type=int, default=None, help="chains (default: each model's own, 4)")
