@@ -227,3 +227,23 @@ def test_make_gallery_collects_for_the_docs_page(tmp_path):
     spec.loader.exec_module(hooks)
     md = hooks.gallery_markdown(tmp_path / "docs")  # the documentation's gallery page reads it
     assert "## Eight cells" in md and "(figures/gallery/aristo240__cells.png)" in md
+
+
+def test_plan_s_vs_g_small_run(tmp_path, capsys):
+    # one replicate per design with 2-6 queries and a short NUTS fit: the script runs end to end,
+    # says which designs separate S from g by their prompts alone, and a second run resumes from
+    # its store instead of fitting again
+    out = tmp_path / "plan"
+    argv = ["--out", str(out), "--replicates", "1", "--queries", "2", "--draws", "60", "--tune", "60", "--dpi", "60"]
+    assert _script("plan_s_vs_g").main(argv) == 0
+    text = capsys.readouterr().out
+    assert "design 0: 1 prompt(s) × 2 queries: S and g separable by the design: no" in text
+    assert "design 1: 4 prompt(s) × 2 queries: S and g separable by the design: yes" in text
+    figs = _check_outputs(out)
+    assert [f["name"] for f in figs] == ["power_identified", "power_shares"]
+    s = pd.read_csv(out / "plan_summary.csv")
+    assert set(s["question"]) == {"identified", "shares"} and len(s) == 4 * 2 * 6
+    lines = (out / "plan.jsonl").read_text().splitlines()
+    assert len(lines) == 1 + 4
+    assert _script("plan_s_vs_g").main(argv) == 0                       # resumed: nothing refitted
+    assert (out / "plan.jsonl").read_text().splitlines() == lines

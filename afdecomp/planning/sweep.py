@@ -115,7 +115,8 @@ class PlanResults:
         width; ``coverage`` the share of intervals that hold the study's estimand; a replicate
         without an interval makes no claim (``no_interval`` counts them). Standard errors are
         binomial, √(p(1 − p)/R). ``truth`` is the mean true value (it varies across replicates
-        when the truth is a pilot fit's posterior).
+        when the truth is a pilot fit's posterior) and ``estimate`` the mean estimate (for
+        ``"identified"``: the mean of the larger posterior-to-prior SD ratio of S and log g).
         """
         r = self.replicates.copy()
         has = r["lo"].notna() & r["hi"].notna()
@@ -126,14 +127,16 @@ class PlanResults:
         r["power"] = right.astype(float)
         r["wrong_sign"] = np.where(signed, (claim & ~right).astype(float), np.nan)
         r["width"] = (r["hi"] - r["lo"]).where(has)
+        r["no_interval"] = (~has & (r["question"] != "identified")).astype(int)   # "identified" has none to give
         r["covered"] = ((r["lo"] <= r["estimand"]) & (r["estimand"] <= r["hi"])).astype(float).where(
             has & r["estimand"].notna())
         keys = ["design", "question", "model", "target"]
         g = r.groupby(keys, sort=True)
-        out = g.agg(truth=("truth", "mean"), power=("power", "mean"), width=("width", "mean"),
+        out = g.agg(truth=("truth", "mean"), estimate=("estimate", "mean"), power=("power", "mean"),
+                    width=("width", "mean"),
                     coverage=("covered", "mean"), wrong_sign=("wrong_sign", "mean"),
                     replicates=("replicate", "nunique"), generations=("generations", "mean"),
-                    no_interval=("width", lambda x: int(x.isna().sum()))).reset_index()
+                    no_interval=("no_interval", "sum")).reset_index()
         n = out["replicates"]
         out["power_se"] = _rate_se(out["power"], n)
         out["wrong_sign_se"] = _rate_se(out["wrong_sign"], n)
@@ -146,7 +149,7 @@ class PlanResults:
         out = d.merge(out, on="design")
         order = {q: i for i, q in enumerate(QUESTIONS)}
         out = out.sort_values(["design", "question", "model", "target"], key=lambda c: c.map(order) if c.name == "question" else c)
-        cols = ["design", *DESIGN_DEFAULTS, *extra, "generations", "question", "model", "target", "truth", "power",
+        cols = ["design", *DESIGN_DEFAULTS, *extra, "generations", "question", "model", "target", "truth", "estimate", "power",
                 "power_se", "width", "coverage", "wrong_sign", "wrong_sign_se", "replicates", "no_interval"]
         return out[cols].reset_index(drop=True)
 
