@@ -10,7 +10,16 @@ import pytest
 
 import afdecomp as afd
 from afdecomp.models.gap import as_cells, design
-from afdecomp.models.laplace import COLUMNS, _Cells, _mode, _newton_step, laplace_gap
+from afdecomp.models.laplace import (
+    COLUMNS,
+    PAIR_SD,
+    _Cells,
+    _draws,
+    _evaluate,
+    _mode,
+    _newton_step,
+    laplace_gap,
+)
 from afdecomp.planning import replicate_cells, truth_table
 
 
@@ -56,6 +65,25 @@ def test_newton_step_and_log_determinant_equal_the_dense_solve(n_models, n_queri
         dn[k][idx] -= e
         num = (cl.pieces(*up, prec_p, prec_q)[0] - cl.pieces(*dn, prec_p, prec_q)[0]) / (2 * e)
         assert num == pytest.approx((gp if which == "p" else gq)[idx], rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("n_models, n_queries", [(2, 6), (7, 2)])
+def test_draws_at_one_grid_point_have_the_inverse_hessian_as_covariance(n_models, n_queries):
+    # 40,000 draws: each covariance entry's Monte Carlo SE is about 0.5% of its scale √(Σ_ii Σ_jj),
+    # so a tolerance of 5% of that scale; the means are the mode within 5 SE
+    d = design(as_cells(_cells(n_models, n_queries, seed=2)))
+    P, Q = len(d.pairs), len(d.queries)
+    cl = _Cells(d.cell_pair, d.cell_query, d.cell_t, d.cell_n, d.cell_k, P, Q)
+    pt = _evaluate(cl, (np.log(0.7), np.log(0.3)), (np.zeros((P, 2)), np.zeros((Q, 2))))
+    xp, xq = _draws(cl, [pt], 40_000, np.random.default_rng(0))
+    x = np.concatenate([xp.reshape(len(xp), -1), xq.reshape(len(xq), -1)], axis=1)
+    prec_p, prec_q = np.full((P, 2), 1 / PAIR_SD ** 2), np.full((Q, 2), [1 / 0.7 ** 2, 1 / 0.3 ** 2])
+    _, _, _, A, D, B = cl.pieces(pt.x_pair, pt.x_query, prec_p, prec_q)
+    cov = np.linalg.inv(_dense(cl, A, D, B))
+    scale = np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    assert (np.abs(np.cov(x.T) - cov) / scale).max() < 0.05
+    assert np.all(np.abs(x.mean(0) - np.concatenate([pt.x_pair.ravel(), pt.x_query.ravel()]))
+                  < 5 * np.sqrt(np.diag(cov) / len(x)))
 
 
 def test_newton_finds_the_mode():

@@ -82,12 +82,19 @@ class _Cells:
 
     def _sum2(self, idx: np.ndarray, v: np.ndarray, size: int) -> np.ndarray:
         """Per group: (Σ v, Σ v·c) as (size, 2)."""
-        return np.stack([np.bincount(idx, v, size), np.bincount(idx, v * self.c, size)], axis=-1)
+        out = np.empty((size, 2))
+        out[:, 0] = np.bincount(idx, v, size)
+        out[:, 1] = np.bincount(idx, v * self.c, size)
+        return out
 
     def _sum22(self, idx: np.ndarray, h: np.ndarray, size: int) -> np.ndarray:
         """Per group: Σ h·[[1, c], [c, c²]] as (size, 2, 2)."""
-        s0, s1, s2 = (np.bincount(idx, h * self.c ** j, size) for j in range(3))
-        return np.stack([np.stack([s0, s1], -1), np.stack([s1, s2], -1)], -2)
+        hc = h * self.c
+        out = np.empty((size, 2, 2))
+        out[:, 0, 0] = np.bincount(idx, h, size)
+        out[:, 0, 1] = out[:, 1, 0] = np.bincount(idx, hc, size)
+        out[:, 1, 1] = np.bincount(idx, hc * self.c, size)
+        return out
 
     def pieces(self, x_pair, x_query, prec_pair, prec_query):
         """Log joint density (without constants of θ-free terms), gradients and Hessian blocks."""
@@ -105,34 +112,36 @@ class _Cells:
         return lj, g_pair, g_query, A, D, B
 
 
-def _schur(A, D, B):
-    """Eliminate the 2 × 2 blocks D: returns D⁻¹, B·D⁻¹ and the dense Schur complement of A."""
-    Dinv = _inv2(D)
-    BD = np.einsum("pqij,qjk->pqik", B, Dinv)
-    n = A.shape[0]
-    S = -np.einsum("pqij,rqkj->pirk", BD, B).reshape(2 * n, 2 * n)
-    idx = np.arange(n)
-    S4 = S.reshape(n, 2, n, 2)
-    S4[idx, :, idx, :] += A
-    return Dinv, BD, S
+def _flat(B: np.ndarray) -> np.ndarray:
+    """(n, m, 2, 2) blocks as one (2n, 2m) matrix: row (p, i), column (q, j) holds B[p, q, i, j]."""
+    n, m = B.shape[:2]
+    return B.transpose(0, 2, 1, 3).reshape(2 * n, 2 * m)
 
 
 def _newton_step(cells: _Cells, g_pair, g_query, A, D, B):
-    """Solve H δ = g with H = [[A, B], [Bᵀ, D]] (both diagonal parts made of 2 × 2 blocks)."""
+    """Solve H δ = g with H = [[A, B], [Bᵀ, D]] (both diagonal parts made of 2 × 2 blocks).
+
+    The larger side's blocks are eliminated: with D that side, the Schur complement
+    S = A − B D⁻¹ Bᵀ is a dense matrix of the smaller side, δA = S⁻¹(gA − B D⁻¹ gD) and
+    δD = D⁻¹(gD − Bᵀ δA); log|H| = Σ log|D_q| + log|S|.
+    """
     if cells.small_is_pairs:
-        gA, gD, Bs = g_pair, g_query, B
-        As, Ds = A, D
+        gA, gD, Bs, As, Ds = g_pair, g_query, B, A, D
     else:
-        gA, gD, Bs = g_query, g_pair, B.transpose(1, 0, 3, 2)
-        As, Ds = D, A
-    Dinv, BD, S = _schur(As, Ds, Bs)
+        gA, gD, Bs, As, Ds = g_query, g_pair, B.transpose(1, 0, 3, 2), D, A
+    n = As.shape[0]
+    Dinv = _inv2(Ds)
+    Bf = _flat(Bs)                                        # (2n, 2m)
+    BDf = _flat(np.matmul(Bs, Dinv[None]))                # B D⁻¹, blockwise
+    S = -BDf @ Bf.T
+    S.reshape(n, 2, n, 2)[np.arange(n), :, np.arange(n), :] += As
     L = np.linalg.cholesky(S)
-    rhs = (gA - np.einsum("pqij,qj->pi", BD, gD)).ravel()
+    rhs = gA.ravel() - BDf @ gD.ravel()
     dA = np.linalg.solve(L.T, np.linalg.solve(L, rhs)).reshape(-1, 2)
-    dD = np.einsum("qij,qj->qi", Dinv, gD - np.einsum("pqji,pj->qi", Bs, dA))
+    dD = np.matmul(Dinv, (gD - (Bf.T @ dA.ravel()).reshape(-1, 2))[..., None])[..., 0]
     logdet = float(np.sum(_logdet2(Ds)) + 2.0 * np.sum(np.log(np.diag(L))))
     parts = (dA, dD) if cells.small_is_pairs else (dD, dA)
-    return parts, logdet, (L, Dinv, BD)
+    return parts, logdet, (L, Dinv)
 
 
 def _mode(cells: _Cells, x_pair, x_query, prec_pair, prec_query, tol: float = 1e-8, max_iter: int = 50):
@@ -201,15 +210,18 @@ def _draws(cells: _Cells, pts: list[_Point], n_draws: int, rng) -> tuple[np.ndar
     for pt, m in zip(pts, counts, strict=True):
         if m == 0:
             continue
-        L, Dinv, BD = pt.fac
+        L, Dinv = pt.fac
         small = (pt.x_pair, pt.x_query) if cells.small_is_pairs else (pt.x_query, pt.x_pair)
         eps = rng.standard_normal((m, L.shape[0]))
-        dA = np.linalg.solve(L.T, eps.T).T.reshape(m, -1, 2)          # N(0, S⁻¹)
+        dA = np.linalg.solve(L.T, eps.T).T                              # N(0, S⁻¹), (m, 2n)
         # the eliminated side given the dense one: mean x̂ − D⁻¹Bᵀ(δA), covariance D⁻¹
         Bs = pt.B if cells.small_is_pairs else pt.B.transpose(1, 0, 3, 2)
-        mean_shift = -np.einsum("qij,mqj->mqi", Dinv, np.einsum("pqji,mpj->mqi", Bs, dA))
+        shift = (dA @ _flat(Bs)).reshape(m, -1, 2)                      # Bᵀ δA per draw
         chol = np.linalg.cholesky(Dinv)
-        noise = np.einsum("qij,mqj->mqi", chol, rng.standard_normal((m, Dinv.shape[0], 2)))
+        noise = rng.standard_normal((m, Dinv.shape[0], 2))
+        mean_shift = -np.matmul(Dinv[None], shift[..., None])[..., 0]
+        noise = np.matmul(chol[None], noise[..., None])[..., 0]
+        dA = dA.reshape(m, -1, 2)
         xa = small[0][None] + dA
         xd = small[1][None] + mean_shift + noise
         xp, xq = (xa, xd) if cells.small_is_pairs else (xd, xa)
