@@ -38,6 +38,20 @@ def test_known_answers_size_for_no_gap_and_power_one_for_a_large_gap():
     assert list(res.summary().columns[:6]) == ["design", "n_queries", "n_samples", "generations", "question", "model"]
 
 
+def test_known_answers_with_the_fast_method():
+    # the default method: the gap model's Laplace approximation, on 200 replicates of 30 queries ×
+    # 5 samples with a query spread. Its 94% intervals may be a little conservative (priors, and
+    # the query effects soak up part of the tiers' difference), so its size is at most the
+    # nominal 6% plus 3 Monte Carlo SE (1.7 points each); a gap of 0.25 is found every time
+    truth = {"m0": {"gap": 0.0, "deployment_rate": 0.3, "query_sd": 0.5},
+             "m1": {"gap": 0.25, "deployment_rate": 0.3, "query_sd": 0.5}}
+    s = afd.plan([{"n_queries": 30, "n_samples": 5}], truth, replicates=200, seed=1).summary().set_index("model")
+    assert s.loc["m0", "power"] <= 0.06 + 3 * np.sqrt(0.06 * 0.94 / 200)
+    assert s.loc["m1", "power"] >= 0.97 and s.loc["m1", "wrong_sign"] == 0
+    # coverage of the studies' own true gaps: nominal 94%, 3 SE = 5 points
+    assert (s["coverage"] >= 0.94 - 3 * np.sqrt(0.94 * 0.06 / 200)).all()
+
+
 def test_power_rises_with_queries_as_the_binomial_calculation_says():
     # A gap of 0.08 at a deployment rate of 0.3, 5 samples per query, no query spread: every
     # generation is an independent draw, so the power of the interval is the two-proportion

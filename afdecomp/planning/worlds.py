@@ -210,7 +210,8 @@ class StructuralWorld:
 
     def fingerprint(self) -> str:
         cols = [c for c in self.params.columns if not c.startswith("x_")]
-        blob = self.params[cols].round(12).to_json(orient="split") + f"|{self.sigma_u!r}"
+        from ..models.rational_results import _catalog_json
+        blob = self.params[cols].round(12).to_json(orient="split") + f"|{self.sigma_u!r}|" + _catalog_json(self.catalog)
         return "structural:" + hashlib.sha256(blob.encode()).hexdigest()
 
     def check(self, design: dict) -> None:
