@@ -86,8 +86,12 @@ def run(args) -> int:
         sep = bool(by_design.set_index("parameter").loc["S", "identified"])
         print(f"design {i}: {len(d['variants'])} prompt(s) × {d['n_queries']} queries: S and g separable by the "
               f"design: {'yes' if sep else 'no'}; median SD ratio {rep['estimate'].median():.2f}")
-    best = plan.cheapest(0.8, question="identified")
-    out.table("plan_cheapest", best, "per model: the cheapest design that identifies S and g in 80% of studies")
+    best = plan.cheapest(0.8)
+    out.table("plan_cheapest", best, "per question and model: the cheapest design with power >= 0.8 (NaN: none here)")
+    for r in best.itertuples():
+        print(f"  {r.question:10s} {r.model}: " + (f"design {int(r.design)} ({r.generations:,.0f} generations), power "
+                                                   f"{r.power:.2f} ± {r.power_se:.2f}" if r.design == r.design else
+                                                   "no design here reaches power 0.8"))
     for question, title, what in (
             ("identified", "Power to identify S and g separately, against the study's size",
              "the share of replicate studies in which the posterior SDs of S and of log g are both at most half "

@@ -38,10 +38,11 @@ def power(plan, *, ax=None, target: float | None = 0.8, se_mult: float = 2.0, qu
     s = s[s["question"] == question].copy()
     s["cost"] = s["generations"] * (price_per_generation or 1)
     ax = _axes(ax, (4.5, 3.2))
+    several = s["target"].nunique() > 1             # name the target (e.g. the vector) only when it varies
     for i, ((model, tgt), g) in enumerate(s.sort_values("cost").groupby(["model", "target"], sort=True)):
-        what = f"{tgt}, " if tgt else ""
-        truth = g["truth"].mean()
-        label = f"{model} ({what}true {truth:+.2f})" if np.isfinite(truth) else f"{model}{' (' + tgt + ')' if tgt else ''}"
+        parts = ([tgt] if several and tgt else []) + ([f"true {g['truth'].mean():+.2f}"]
+                                                       if np.isfinite(g["truth"].mean()) else [])
+        label = f"{model} ({', '.join(parts)})" if parts else model
         ax.errorbar(g["cost"], g["power"], yerr=se_mult * g["power_se"], marker="o", ms=4,
                     capsize=2, color=PALETTE(i), label=label)
     if target is not None:
