@@ -35,6 +35,10 @@ def test_known_answers_size_for_no_gap_and_power_one_for_a_large_gap():
     assert np.isnan(s.loc["m0", "wrong_sign"])
     assert s.loc["m1", "power"] >= 0.97 and s.loc["m1", "wrong_sign"] == 0
     assert (s["replicates"] == 300).all() and (s["generations"] == 2 * 2 * 50 * 5).all()
+    # Monte Carlo SEs of the width (SD/√R) and of the coverage (binomial)
+    w = res.replicates.assign(width=res.replicates["hi"] - res.replicates["lo"]).groupby("model")["width"]
+    np.testing.assert_allclose(s["width_se"], w.std() / np.sqrt(300))
+    np.testing.assert_allclose(s["coverage_se"], np.sqrt(s["coverage"] * (1 - s["coverage"]) / 300))
     assert list(res.summary().columns[:6]) == ["design", "n_queries", "n_samples", "generations", "question", "model"]
 
 

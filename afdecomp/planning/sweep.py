@@ -113,8 +113,8 @@ class PlanResults:
         share that make it at all, for 0 the test's size); ``wrong_sign`` the share that make it
         with the other sign (NaN where no true value has a sign); ``width`` the mean interval
         width; ``coverage`` the share of intervals that hold the study's estimand; a replicate
-        without an interval makes no claim (``no_interval`` counts them). Standard errors are
-        binomial, √(p(1 − p)/R). ``truth`` is the mean true value (it varies across replicates
+        without an interval makes no claim (``no_interval`` counts them). Monte Carlo standard
+        errors: binomial, √(p(1 − p)/R), for the rates; SD/√R for the width. ``truth`` is the mean true value (it varies across replicates
         when the truth is a pilot fit's posterior) and ``estimate`` the mean estimate (for
         ``"identified"``: the mean of the larger posterior-to-prior SD ratio of S and log g).
         """
@@ -133,13 +133,16 @@ class PlanResults:
         keys = ["design", "question", "model", "target"]
         g = r.groupby(keys, sort=True)
         out = g.agg(truth=("truth", "mean"), estimate=("estimate", "mean"), power=("power", "mean"),
-                    width=("width", "mean"),
+                    width=("width", "mean"), width_sd=("width", "std"), widths=("width", "count"),
                     coverage=("covered", "mean"), wrong_sign=("wrong_sign", "mean"),
                     replicates=("replicate", "nunique"), generations=("generations", "mean"),
                     no_interval=("no_interval", "sum")).reset_index()
         n = out["replicates"]
         out["power_se"] = _rate_se(out["power"], n)
         out["wrong_sign_se"] = _rate_se(out["wrong_sign"], n)
+        out["width_se"] = out.pop("width_sd") / np.sqrt(out.pop("widths"))
+        covered = r["covered"].notna().groupby([r[k] for k in keys]).sum().to_numpy()
+        out["coverage_se"] = _rate_se(out["coverage"], pd.Series(covered, index=out.index).where(lambda x: x > 0))
         out["generations"] = out["generations"].round().astype(np.int64)
         d = pd.DataFrame([{k: v[k] for k in DESIGN_DEFAULTS} for v in self.designs])
         extra = [k for k in STRUCTURAL_KEYS if any(k in v for v in self.designs)]
@@ -150,7 +153,8 @@ class PlanResults:
         order = {q: i for i, q in enumerate(QUESTIONS)}
         out = out.sort_values(["design", "question", "model", "target"], key=lambda c: c.map(order) if c.name == "question" else c)
         cols = ["design", *DESIGN_DEFAULTS, *extra, "generations", "question", "model", "target", "truth", "estimate", "power",
-                "power_se", "width", "coverage", "wrong_sign", "wrong_sign_se", "replicates", "no_interval"]
+                "power_se", "width", "width_se", "coverage", "coverage_se", "wrong_sign", "wrong_sign_se", "replicates",
+                "no_interval"]
         return out[cols].reset_index(drop=True)
 
     def cheapest(self, target: float = 0.8, question: str | None = None) -> pd.DataFrame:
