@@ -297,8 +297,10 @@ class PosteriorWorld:
             first = pairs[keep].groupby("model", sort=True).head(1)   # one scenario per model: the first
             idx = first.index.to_numpy()
             self.models_ = list(first["model"].astype(str))
+            # the midpoint coding's query effects: a tier's spread is √(σ_u² + σ_w²/4) (docs/gap.md)
+            sd = results.draws("sigma_u") ** 2 + (results.draws("sigma_w") ** 2 / 4 if results.has("sigma_w") else 0)
             self.arrays = {"deployment_rate": results.draws("rate_deployment")[:, idx],
-                           "gap": results.draws("gap")[:, idx], "query_sd": results.draws("sigma_u")}
+                           "gap": results.draws("gap")[:, idx], "query_sd": np.sqrt(sd)}
             self.questions = ReducedWorld.questions
         else:
             raise TypeError(f"a fitted truth must be RationalResults or GapResults, not {type(results).__name__}")
