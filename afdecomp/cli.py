@@ -493,7 +493,7 @@ def cmd_plan(args) -> None:
         res = plan(executor=executor, progress=False if args.no_progress else None, **kw)
     summary, best = res.summary(), res.cheapest(target)
     ints = {c: "Int64" for c, t in summary.dtypes.items() if pd.api.types.is_integer_dtype(t)}  # NaN in `best`
-    cheapest = f"cheapest design per model with power >= {target:g} (-: no design here reaches it)"
+    cheapest = f"cheapest design per question and model with power >= {target:g} (-: no design here reaches it)"
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 200):
         for title, table in (("summary", summary), (cheapest, best)):
             print(f"{title}:")

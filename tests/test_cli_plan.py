@@ -78,7 +78,7 @@ def test_plan_writes_the_tables_and_figure_with_the_numbers_of_afd_plan(write_pl
     assert cheapest.loc["m1", "power"] >= 0.5                    # a gap of 0.4 is found with 40 generations per tier
     text = capsys.readouterr().out
     assert f"read {path}: 2 design(s), 6 replicate(s) each, method glm" in text
-    assert "power_se" in text and "cheapest design per model with power >= 0.5" in text
+    assert "power_se" in text and "cheapest design per question and model with power >= 0.5" in text
 
 
 def test_replicates_option_overrides_the_file(write_plan, tmp_path, threads):
