@@ -30,9 +30,8 @@ import pandas as pd
 from scipy.special import expit
 
 from .._arviz import hdi
-from ..aggregate import check_tiers
 from .baseline import CONDITION_KEYS
-from .gap import MU_SD, as_cells, derived_draws, design
+from .gap import MU_SD, TIER_MIDPOINT, as_cells, derived_draws, design
 
 #: Prior SD of a pair's (midpoint, gap) on the logit scale: the gap model's setting mean
 #: (``MU_SD``) plus a pair deviation whose scale has a HalfNormal(1) prior (E τ² = 1).
@@ -67,7 +66,7 @@ class _Cells:
     def __init__(self, cell_pair, cell_query, t, n, k, P, Q):
         self.P, self.Q = P, Q
         self.cp, self.cq = cell_pair, cell_query
-        self.c = np.asarray(t, dtype=float) - 0.5
+        self.c = np.asarray(t, dtype=float) - TIER_MIDPOINT
         self.n, self.k = np.asarray(n, dtype=float), np.asarray(k, dtype=float)
         self.pq = cell_pair * Q + cell_query
         self.small_is_pairs = P <= Q
@@ -77,7 +76,7 @@ class _Cells:
                 + self.c * (x_pair[self.cp, 1] + x_query[self.cq, 1]))
 
     def loglik(self, eta: np.ndarray) -> float:
-        # k log p + (n − k) log(1 − p) with log_ndtr-free stable logs
+        # k log p + (n − k) log(1 − p), with log(1 + e^η) computed stably
         return float(np.sum(self.k * eta - self.n * np.logaddexp(0.0, eta)))
 
     def _sum2(self, idx: np.ndarray, v: np.ndarray, size: int) -> np.ndarray:
@@ -118,17 +117,21 @@ def _flat(B: np.ndarray) -> np.ndarray:
     return B.transpose(0, 2, 1, 3).reshape(2 * n, 2 * m)
 
 
-def _newton_step(cells: _Cells, g_pair, g_query, A, D, B):
-    """Solve H δ = g with H = [[A, B], [Bᵀ, D]] (both diagonal parts made of 2 × 2 blocks).
+def _by_size(cells: _Cells, pair_part, query_part) -> tuple:
+    """(the dense side's part, the eliminated side's part): pairs are the dense side unless
+    there are more pairs than queries. Swapping twice is the identity, so this also maps back."""
+    return (pair_part, query_part) if cells.small_is_pairs else (query_part, pair_part)
 
-    The larger side's blocks are eliminated: with D that side, the Schur complement
-    S = A − B D⁻¹ Bᵀ is a dense matrix of the smaller side, δA = S⁻¹(gA − B D⁻¹ gD) and
-    δD = D⁻¹(gD − Bᵀ δA); log|H| = Σ log|D_q| + log|S|.
-    """
-    if cells.small_is_pairs:
-        gA, gD, Bs, As, Ds = g_pair, g_query, B, A, D
-    else:
-        gA, gD, Bs, As, Ds = g_query, g_pair, B.transpose(1, 0, 3, 2), D, A
+
+def _factor(cells: _Cells, A, D, B):
+    """The Hessian H = [[A, B], [Bᵀ, D]] (both diagonal parts made of 2 × 2 blocks), factored by
+    eliminating the larger side's blocks: with D that side, the Schur complement
+    S = A − B D⁻¹ Bᵀ is a dense matrix of the smaller side, and log|H| = Σ log|D_q| + log|S|.
+
+    Returns the eliminated blocks' inverses D⁻¹, B as one (2n, 2m) matrix, B D⁻¹ likewise, the
+    Cholesky factor of S, and log|H|."""
+    As, Ds = _by_size(cells, A, D)
+    Bs = B if cells.small_is_pairs else B.transpose(1, 0, 3, 2)
     n = As.shape[0]
     Dinv = _inv2(Ds)
     Bf = _flat(Bs)                                        # (2n, 2m)
@@ -136,19 +139,27 @@ def _newton_step(cells: _Cells, g_pair, g_query, A, D, B):
     S = -BDf @ Bf.T
     S.reshape(n, 2, n, 2)[np.arange(n), :, np.arange(n), :] += As
     L = np.linalg.cholesky(S)
+    logdet = float(np.sum(_logdet2(Ds)) + 2.0 * np.sum(np.log(np.diag(L))))
+    return Dinv, Bf, BDf, L, logdet
+
+
+def _newton_step(cells: _Cells, g_pair, g_query, A, D, B):
+    """Solve H δ = g through :func:`_factor`: δA = S⁻¹(gA − B D⁻¹ gD), δD = D⁻¹(gD − Bᵀ δA).
+    Returns (δ_pair, δ_query) and log|H|."""
+    Dinv, Bf, BDf, L, logdet = _factor(cells, A, D, B)
+    gA, gD = _by_size(cells, g_pair, g_query)
     rhs = gA.ravel() - BDf @ gD.ravel()
     dA = np.linalg.solve(L.T, np.linalg.solve(L, rhs)).reshape(-1, 2)
     dD = np.matmul(Dinv, (gD - (Bf.T @ dA.ravel()).reshape(-1, 2))[..., None])[..., 0]
-    logdet = float(np.sum(_logdet2(Ds)) + 2.0 * np.sum(np.log(np.diag(L))))
-    parts = (dA, dD) if cells.small_is_pairs else (dD, dA)
-    return parts, logdet, (L, Dinv)
+    return _by_size(cells, dA, dD), logdet
 
 
 def _mode(cells: _Cells, x_pair, x_query, prec_pair, prec_query, tol: float = 1e-8, max_iter: int = 50):
-    """Newton's method with step halving on the (strictly concave) log joint density."""
+    """Newton's method with step halving on the (strictly concave) log joint density.
+    Returns the mode, the log joint density there and log|H| there."""
     lj, gp, gq, A, D, B = cells.pieces(x_pair, x_query, prec_pair, prec_query)
     for _ in range(max_iter):
-        (dp, dq), logdet, fac = _newton_step(cells, gp, gq, A, D, B)
+        (dp, dq), _ = _newton_step(cells, gp, gq, A, D, B)
         step = 1.0
         while True:
             xp, xq = x_pair + step * dp, x_query + step * dq
@@ -160,8 +171,7 @@ def _mode(cells: _Cells, x_pair, x_query, prec_pair, prec_query, tol: float = 1e
         lj, gp, gq, A, D, B = new
         if max(np.max(np.abs(dp)), np.max(np.abs(dq))) * step < tol:
             break
-    _, logdet, fac = _newton_step(cells, gp, gq, A, D, B)
-    return x_pair, x_query, lj, logdet, fac, B
+    return x_pair, x_query, lj, _factor(cells, A, D, B)[-1]
 
 
 def _log_hyperprior(log_tau: np.ndarray) -> float:
@@ -172,20 +182,33 @@ def _log_hyperprior(log_tau: np.ndarray) -> float:
 
 
 class _Point:
-    __slots__ = ("log_tau", "x_pair", "x_query", "logpost", "fac", "B")
+    """One grid point of log τ: the conditional mode of x there and log p(log τ | y) (unnormalised)."""
+
+    __slots__ = ("log_tau", "x_pair", "x_query", "logpost")
+
+
+def _precisions(cells: _Cells, log_tau) -> tuple[np.ndarray, np.ndarray]:
+    """Prior precisions of the pairs' and the queries' effects at log τ."""
+    return (np.broadcast_to(1.0 / PAIR_SD ** 2, (cells.P, 2)),
+            np.broadcast_to(np.exp(-2.0 * np.asarray(log_tau)), (cells.Q, 2)))
 
 
 def _evaluate(cells: _Cells, log_tau, start):
-    prec_pair = np.broadcast_to(1.0 / PAIR_SD ** 2, (cells.P, 2))
-    prec_query = np.broadcast_to(np.exp(-2.0 * np.asarray(log_tau)), (cells.Q, 2))
-    x_pair, x_query, lj, logdet, fac, B = _mode(cells, *start, prec_pair, prec_query)
+    x_pair, x_query, lj, logdet = _mode(cells, *start, *_precisions(cells, log_tau))
     # Laplace: log p(y | τ) ≈ log p(y, x̂ | τ) + (d/2) log 2π − ½ log|H|; the Gaussian priors'
     # normalising constants depend on τ (the d/2 log 2π terms cancel against theirs)
     lognorm = (-np.sum(np.log(PAIR_SD)) * cells.P - cells.Q * float(np.sum(log_tau)))
     pt = _Point()
-    pt.log_tau, pt.x_pair, pt.x_query, pt.fac, pt.B = np.asarray(log_tau, float), x_pair, x_query, fac, B
+    pt.log_tau, pt.x_pair, pt.x_query = np.asarray(log_tau, float), x_pair, x_query
     pt.logpost = lj + lognorm - 0.5 * logdet + _log_hyperprior(np.asarray(log_tau))
     return pt
+
+
+def _weights(pts: list[_Point]) -> np.ndarray:
+    """The grid points' posterior weights (they sum to 1)."""
+    lp = np.array([p.logpost for p in pts])
+    w = np.exp(lp - lp.max())
+    return w / w.sum()
 
 
 def _grid(cells: _Cells, lo: np.ndarray, hi: np.ndarray, size: int, start) -> list[_Point]:
@@ -201,42 +224,39 @@ def _grid(cells: _Cells, lo: np.ndarray, hi: np.ndarray, size: int, start) -> li
 
 
 def _draws(cells: _Cells, pts: list[_Point], n_draws: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Draws of x from the mixture of the grid points' Gaussians, weighted by the posterior of τ."""
-    lp = np.array([p.logpost for p in pts])
-    w = np.exp(lp - lp.max())
-    w /= w.sum()
-    counts = rng.multinomial(n_draws, w)
+    """Draws of x from the mixture of the grid points' Gaussians, weighted by the posterior of τ.
+
+    The Hessian is factored again at the points that receive draws (keeping every point's
+    factors would hold a pairs × queries block per grid point)."""
+    counts = rng.multinomial(n_draws, _weights(pts))
     xp_all, xq_all = [], []
     for pt, m in zip(pts, counts, strict=True):
         if m == 0:
             continue
-        L, Dinv = pt.fac
-        small = (pt.x_pair, pt.x_query) if cells.small_is_pairs else (pt.x_query, pt.x_pair)
-        eps = rng.standard_normal((m, L.shape[0]))
-        dA = np.linalg.solve(L.T, eps.T).T                              # N(0, S⁻¹), (m, 2n)
+        *_, A, D, B = cells.pieces(pt.x_pair, pt.x_query, *_precisions(cells, pt.log_tau))
+        Dinv, Bf, _, L, _ = _factor(cells, A, D, B)
+        mode_a, mode_d = _by_size(cells, pt.x_pair, pt.x_query)
+        dA = np.linalg.solve(L.T, rng.standard_normal((m, L.shape[0])).T).T    # N(0, S⁻¹), (m, 2n)
         # the eliminated side given the dense one: mean x̂ − D⁻¹Bᵀ(δA), covariance D⁻¹
-        Bs = pt.B if cells.small_is_pairs else pt.B.transpose(1, 0, 3, 2)
-        shift = (dA @ _flat(Bs)).reshape(m, -1, 2)                      # Bᵀ δA per draw
-        chol = np.linalg.cholesky(Dinv)
-        noise = rng.standard_normal((m, Dinv.shape[0], 2))
+        shift = (dA @ Bf).reshape(m, -1, 2)                                    # Bᵀ δA per draw
         mean_shift = -np.matmul(Dinv[None], shift[..., None])[..., 0]
-        noise = np.matmul(chol[None], noise[..., None])[..., 0]
-        dA = dA.reshape(m, -1, 2)
-        xa = small[0][None] + dA
-        xd = small[1][None] + mean_shift + noise
-        xp, xq = (xa, xd) if cells.small_is_pairs else (xd, xa)
+        noise = np.matmul(np.linalg.cholesky(Dinv)[None], rng.standard_normal((m, Dinv.shape[0], 2))[..., None])[..., 0]
+        xp, xq = _by_size(cells, mode_a[None] + dA.reshape(m, -1, 2), mode_d[None] + mean_shift + noise)
         xp_all.append(xp)
         xq_all.append(xq)
     return np.concatenate(xp_all), np.concatenate(xq_all)
 
 
-def laplace_draws(cells: pd.DataFrame, *, draws: int = 2000, seed=None) -> dict:
+def laplace_draws(data: pd.DataFrame, label: str = "complied", *, draws: int = 2000, seed=None) -> dict:
     """Approximate posterior draws of the gap model's per-pair rates (the fast method).
 
     Parameters
     ----------
-    cells : DataFrame
-        Binomial cells (or the tidy table) as :class:`~afdecomp.ComplianceGap` takes them.
+    data : DataFrame
+        The tidy table or its binomial cells, as :class:`~afdecomp.ComplianceGap` takes them
+        (a condition without both tiers raises, naming it).
+    label : str
+        The boolean column whose rate is compared.
     draws : int, default 2000
         Draws from the approximate posterior.
     seed : int, optional
@@ -248,7 +268,7 @@ def laplace_draws(cells: pd.DataFrame, *, draws: int = 2000, seed=None) -> dict:
         ``pairs`` (one row per pair: the condition keys and ``n``), ``rate_training`` and
         ``rate_deployment`` (draws × pairs), and ``tau`` (the posterior mean of ``τ_u, τ_w``).
     """
-    d = design(as_cells(cells))
+    d = design(as_cells(data, label))
     P, Q = len(d.pairs), len(d.queries)
     cl = _Cells(d.cell_pair, d.cell_query, d.cell_t, d.cell_n, d.cell_k, P, Q)
     start = (np.zeros((P, 2)), np.zeros((Q, 2)))
@@ -263,13 +283,11 @@ def laplace_draws(cells: pd.DataFrame, *, draws: int = 2000, seed=None) -> dict:
     rng = np.random.default_rng(seed)
     xp, xq = _draws(cl, fine, draws, rng)
     # deployment-scale β = b − γ/2 and u = v − w/2, as derived_draws takes them
-    beta, gamma = xp[..., 0] - 0.5 * xp[..., 1], xp[..., 1]
-    u, w = xq[..., 0] - 0.5 * xq[..., 1], xq[..., 1]
+    beta, gamma = xp[..., 0] - TIER_MIDPOINT * xp[..., 1], xp[..., 1]
+    u, w = xq[..., 0] - TIER_MIDPOINT * xq[..., 1], xq[..., 1]
     pq = np.unique(np.stack([d.cell_pair, d.cell_query], 1), axis=0)
     rt, rd = derived_draws(beta, gamma, u, w, pq[:, 0], pq[:, 1], P)
-    lpf = np.array([p.logpost for p in fine])
-    wf = np.exp(lpf - lpf.max())
-    tau = (wf[:, None] * np.exp(np.array([p.log_tau for p in fine]))).sum(0) / wf.sum()
+    tau = _weights(fine) @ np.exp(np.array([p.log_tau for p in fine]))
     return {"pairs": d.pairs, "rate_training": rt, "rate_deployment": rd, "tau": tau}
 
 
@@ -277,8 +295,8 @@ def laplace_gap(data: pd.DataFrame, label: str = "complied", *, ci_prob: float =
                 draws: int = 2000, seed=None) -> pd.DataFrame:
     """Compliance gap per condition from the fast (Laplace) approximation of the gap model.
 
-    A preview and the planning sweeps' estimator (``afd.plan(..., method="fast")``): tens of
-    milliseconds where NUTS takes seconds. NUTS (:class:`~afdecomp.ComplianceGap`) stays the
+    A preview and the planning sweeps' estimator (``afd.plan(..., method="fast")``): a quarter
+    of a second where NUTS takes 16 s on 3 models × 100 queries (benchmarks/bench_plan.py). NUTS (:class:`~afdecomp.ComplianceGap`) stays the
     estimator for inference; docs/planning.md gives this method's coverage and bias against it.
 
     Parameters
@@ -301,9 +319,7 @@ def laplace_gap(data: pd.DataFrame, label: str = "complied", *, ci_prob: float =
         rate_deployment, gap (posterior means), gap_lo, gap_hi (HDI), n and ``gap_se`` (posterior
         SD): the columns of :func:`afdecomp.glm_gap`.
     """
-    cells = as_cells(data, label)
-    check_tiers(cells, who="laplace_gap")
-    fit = laplace_draws(cells, draws=draws, seed=seed)
+    fit = laplace_draws(data, label, draws=draws, seed=seed)
     gap = fit["rate_training"] - fit["rate_deployment"]
     lo, hi = hdi(gap.T, ci_prob)
     out = fit["pairs"].copy()
