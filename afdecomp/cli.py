@@ -464,11 +464,8 @@ def _plan_executor(args):
             raise ValueError("--dask needs Dask: install the [dask] extra (pip install 'afdecomp[dask]')") from None
         return Client(args.dask)
     if args.workers is not None:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-        # as afdecomp.plan's own pool: not fork (a forked child can deadlock on the parent's thread locks)
-        ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-        return ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx)
+        from .planning.sweep import local_pool
+        return local_pool(args.workers)   # the pool afdecomp.plan makes itself, with K workers
     return None
 
 

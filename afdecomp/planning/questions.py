@@ -44,10 +44,8 @@ def _excludes_zero(lo, hi) -> np.ndarray:
 
 
 def _unsteered_default(cells: pd.DataFrame) -> pd.DataFrame:
-    keep = cells["variant"].astype(str) == "default"
-    if "steer_coef" in cells.columns:
-        keep &= cells["steer_coef"].fillna(0).to_numpy() == 0
-    return cells[keep]
+    from ..results import _unsteered
+    return cells[_unsteered(cells) & (cells["variant"].astype(str) == "default").to_numpy()]
 
 
 def gap_claims(cells: pd.DataFrame, method: str, ci_prob: float, seed: int, kwargs: dict) -> pd.DataFrame:

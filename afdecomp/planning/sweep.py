@@ -27,9 +27,20 @@ import numpy as np
 import pandas as pd
 
 from .questions import METHODS, QUESTIONS, claims
-from .worlds import DESIGN_DEFAULTS, STRUCTURAL_KEYS, design_label, design_settings, world
+from .worlds import DESIGN_DEFAULTS, STRUCTURAL_KEYS, design_label, design_settings, variants, world
 
 RECORD = ["question", "model", "target", "truth", "estimand", "estimate", "lo", "hi", "claim"]
+
+
+def local_pool(workers: int):
+    """A pool of ``workers`` local processes started by forkserver (spawn where there is none),
+    not fork: the parent may run threads (numba, BLAS), and a forked child can deadlock on their
+    locks. Workers import the calling script, so a script calls :func:`plan` under
+    ``if __name__ == "__main__":``."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 
 def _seed(seed: int, design: int, replicate: int) -> int:
@@ -269,7 +280,7 @@ def plan(designs: list[dict], truth, questions=("gap",), replicates: int = 200, 
             wld.check(d)
         except (KeyError, ValueError) as e:
             raise ValueError(f"design {i}: {e}") from None
-        if "gap" in questions and "default" not in d.get("variants", ["default"]):
+        if "gap" in questions and "default" not in variants(d):
             raise ValueError(f"design {i}: the gap question is asked of the 'default' prompt, which it lacks")
         if "steering" in questions and not d.get("steering"):
             raise ValueError(f"design {i}: the steering question needs a steering sweep in the design")
@@ -283,11 +294,7 @@ def plan(designs: list[dict], truth, questions=("gap",), replicates: int = 200, 
         own = executor is None
         pool = executor
         if own:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-            # not fork: the parent may run threads (numba, BLAS), and a forked child can deadlock on their locks
-            ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-            pool = ProcessPoolExecutor(max_workers=min(len(tasks), os.cpu_count() or 1), mp_context=ctx)
+            pool = local_pool(min(len(tasks), os.cpu_count() or 1))
         fh = None
         if path is not None:
             new = not path.exists() or path.stat().st_size == 0

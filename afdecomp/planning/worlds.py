@@ -68,6 +68,11 @@ def design_settings(d: dict) -> dict:
     return out
 
 
+def variants(design: dict) -> list[str]:
+    """The design's prompt variants (default: the default prompt alone)."""
+    return design.get("variants", ["default"])
+
+
 def design_label(d: dict, key: str) -> str:
     """A short text for a structural design setting (its column in the summary)."""
     v = d.get(key)
@@ -216,7 +221,7 @@ class StructuralWorld:
 
     def check(self, design: dict) -> None:
         _check_models(design, self.models())
-        for v in design.get("variants", ["default"]):
+        for v in variants(design):
             self.catalog.variant(v)                              # raises naming an unknown variant
         for spec in design.get("steering", []):
             if "vector" not in spec or "coefs" not in spec:
@@ -238,7 +243,7 @@ class StructuralWorld:
         cols = [c for c in P.columns if c in ("b", "V", "S", "g", "rho", "eta") or c.startswith("lambda_")]
         given = P[cols].set_axis(names)
         df, truth = simulate(n_models=len(models), n_queries=design["n_queries"], n_samples=design["n_samples"],
-                             variants=design.get("variants", ["default"]), steering=design.get("steering"),
+                             variants=variants(design), steering=design.get("steering"),
                              params=given, population=self.population, catalog=self.catalog,
                              seed=int(seed % 2 ** 63))
         df["model"] = df["model"].astype(str).map(back)
@@ -276,7 +281,7 @@ class PosteriorWorld:
 
     def __init__(self, results):
         from ..models.rational_results import RationalResults
-        from ..results import GapResults
+        from ..results import GapResults, _unsteered
         self.kind = "rational" if isinstance(results, RationalResults) else "gap"
         if isinstance(results, RationalResults):
             d = results.design
@@ -290,8 +295,7 @@ class PosteriorWorld:
             self.questions = StructuralWorld.questions
         elif isinstance(results, GapResults):
             pairs = results.pairs()
-            keep = ((pairs["variant"].astype(str) == "default") & (pairs["steer_vector"].astype(str) == "none")
-                    & (pairs["steer_coef"] == 0)).to_numpy()
+            keep = _unsteered(pairs) & (pairs["variant"].astype(str) == "default").to_numpy()
             if not keep.any():
                 raise ValueError("the gap fit has no unsteered 'default' prompt to take the truth from")
             first = pairs[keep].groupby("model", sort=True).head(1)   # one scenario per model: the first
